@@ -1,0 +1,41 @@
+// Test-only crash injection. In the library target these macros expand to
+// nothing (zero cost). In //ringbuf:ringbuf_crash_points, built from the same
+// sources with RINGBUF_CRASH_POINTS defined, each site calls a hook the test
+// installs, typically one that tells the parent where it is and waits to be
+// SIGKILLed there.
+#ifndef RINGBUF_INTERNAL_CRASH_POINT_H_
+#define RINGBUF_INTERNAL_CRASH_POINT_H_
+
+namespace ringbuf {
+namespace internal {
+
+// The hazard windows of a send and a receive, in program order.
+enum class CrashSite {
+  kSendBeforeLock,      // found space, not yet locked (was: holding an empty token)
+  kSendLocked,          // holding the send lock, nothing written
+  kSendMidCopy,         // half the payload written into the slot
+  kSendPublished,       // tail advanced, still holding the lock
+  kSendUnlocked,        // lock released, consumers not yet woken (was: before post(full))
+  kReceiveBeforeLock,   // saw a message, not yet locked (was: holding a full token)
+  kReceiveLocked,       // holding the receive lock, nothing read
+  kReceiveMidCopy,      // half the payload copied out
+  kReceiveTaken,        // head advanced, still holding the lock
+  kReceiveUnlocked,     // lock released, producers not yet woken, not returned
+  kRepairing,           // repairing after a dead owner, lock not yet consistent
+};
+
+#ifdef RINGBUF_CRASH_POINTS
+using CrashHook = void (*)(CrashSite site);
+// Installs `hook` for every site in this process (nullptr: none).
+void SetCrashHook(CrashHook hook);
+void HitCrashPoint(CrashSite site);
+#define RINGBUF_CRASH_POINT(site) \
+  ::ringbuf::internal::HitCrashPoint(::ringbuf::internal::CrashSite::site)
+#else
+#define RINGBUF_CRASH_POINT(site) static_cast<void>(0)
+#endif
+
+}  // namespace internal
+}  // namespace ringbuf
+
+#endif  // RINGBUF_INTERNAL_CRASH_POINT_H_

@@ -1,0 +1,72 @@
+// A point on CLOCK_MONOTONIC by which a call must return, or "never".
+//
+// Every wait in ringbuf (the side locks, the futex sleeps) is given an
+// absolute monotonic time computed once at the start of the call, so a
+// timeout bounds the whole call and a wall-clock jump neither cuts it short
+// nor stretches it.
+#ifndef RINGBUF_INTERNAL_DEADLINE_H_
+#define RINGBUF_INTERNAL_DEADLINE_H_
+
+#include <time.h>
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace ringbuf {
+namespace internal {
+
+class Deadline {
+ public:
+  // Never expires.
+  static Deadline Infinite() { return Deadline(); }
+
+  // Expires `timeout` from now. Zero or negative: already expired (the call
+  // makes one attempt). absl::InfiniteDuration(): Infinite().
+  static Deadline After(absl::Duration timeout) {
+    if (timeout == absl::InfiniteDuration()) return Infinite();
+    Deadline d;
+    d.infinite_ = false;
+    d.at_ = Now();
+    if (timeout > absl::ZeroDuration()) {
+      d.at_ = absl::ToTimespec(absl::DurationFromTimespec(d.at_) + timeout);
+    }
+    return d;
+  }
+
+  bool infinite() const { return infinite_; }
+
+  bool Expired() const { return !infinite_ && !Before(Now(), at_); }
+
+  // The absolute CLOCK_MONOTONIC time, for pthread_mutex_clocklock and
+  // FUTEX_WAIT_BITSET. Undefined for an infinite deadline.
+  const timespec& at() const { return at_; }
+
+  // The earlier of this deadline and `slice` from now: how long one sleep
+  // may last before the sleeper looks around again.
+  timespec SliceEnd(absl::Duration slice) const {
+    timespec end = absl::ToTimespec(absl::DurationFromTimespec(Now()) + slice);
+    return (!infinite_ && Before(at_, end)) ? at_ : end;
+  }
+
+  static timespec Now() {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now;
+  }
+
+ private:
+  Deadline() = default;
+
+  static bool Before(const timespec& a, const timespec& b) {
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+  }
+
+  bool infinite_ = true;
+  timespec at_{};
+};
+
+}  // namespace internal
+}  // namespace ringbuf
+
+#endif  // RINGBUF_INTERNAL_DEADLINE_H_

@@ -1,0 +1,124 @@
+#include "ringbuf/internal/layout.h"
+
+#include <new>
+
+#include "absl/strings/str_cat.h"
+#include "ringbuf/internal/errno_status.h"
+
+namespace ringbuf {
+namespace internal {
+
+uint64_t SlotStride(uint32_t slot_size) {
+  uint64_t bytes = kSlotHeaderSize + uint64_t{slot_size};
+  return (bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+
+absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
+                                     uint32_t slot_size) {
+  if (capacity == 0 || capacity > kMaxCapacity) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue, absl::StrCat("capacity ", capacity, " is out of range [1, ",
+                            kMaxCapacity, "]")));
+  }
+  if (slot_size == 0 || slot_size > kMaxSlotSize) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue, absl::StrCat("slot_size ", slot_size, " is out of range [1, ",
+                            kMaxSlotSize, "]")));
+  }
+  // Both factors are bounded above (2^24 * 2^26), so the product fits.
+  uint64_t size = kHeaderSize + capacity * SlotStride(slot_size);
+  if (size > kMaxMappingSize) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue, absl::StrCat("capacity ", capacity, " x slot_size ", slot_size,
+                            " needs ", size, " bytes, more than the limit of ",
+                            kMaxMappingSize)));
+  }
+  return size;
+}
+
+absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
+                        uint64_t capacity, uint32_t slot_size) {
+  // The object is fresh from ftruncate, so every byte is zero: indexes,
+  // counters, waiters and progress words all start at their initial values.
+  Header* h = new (mapping) Header;
+  h->version = kLayoutVersion;
+  h->header_size = kHeaderSize;
+  h->slot_size = slot_size;
+  h->capacity = capacity;
+  h->slot_stride = SlotStride(slot_size);
+  h->mapping_size = size;
+  if (absl::Status s = h->send.mutex.Init(queue); !s.ok()) return s;
+  if (absl::Status s = h->recv.mutex.Init(queue); !s.ok()) return s;
+  // Published last; release pairs with the acquire load in ValidateHeader.
+  h->magic.store(kMagicReady, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status Mismatch(absl::string_view queue, absl::string_view field,
+                      uint64_t found, absl::string_view expected) {
+  return absl::DataLossError(QueueMessage(
+      queue, absl::StrCat("not a usable ringbuf queue: header field '", field,
+                          "' is ", found, ", expected ", expected)));
+}
+
+}  // namespace
+
+absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
+                                        const Header& header,
+                                        uint64_t object_size) {
+  uint32_t magic = header.magic.load(std::memory_order_acquire);
+  if (magic != kMagicReady) {
+    return absl::DataLossError(QueueMessage(
+        queue, absl::StrCat("not a ringbuf queue: magic is 0x",
+                            absl::Hex(magic), ", expected 0x",
+                            absl::Hex(kMagicReady))));
+  }
+  // One volatile read per field: a peer may be rewriting the header while we
+  // look, and what we check must be what we then use.
+  struct Snapshot {
+    uint32_t version, header_size, slot_size;
+    uint64_t capacity, slot_stride, mapping_size;
+  } h;
+  const volatile Header& v = header;
+  h.version = v.version;
+  h.header_size = v.header_size;
+  h.slot_size = v.slot_size;
+  h.capacity = v.capacity;
+  h.slot_stride = v.slot_stride;
+  h.mapping_size = v.mapping_size;
+  if (h.version != kLayoutVersion) {
+    return absl::FailedPreconditionError(QueueMessage(
+        queue, absl::StrCat("layout version is ", h.version,
+                            ", this library reads version ", kLayoutVersion)));
+  }
+  if (h.header_size != kHeaderSize) {
+    return Mismatch(queue, "header_size", h.header_size,
+                    absl::StrCat(kHeaderSize));
+  }
+  absl::StatusOr<uint64_t> size = MappingSize(queue, h.capacity, h.slot_size);
+  if (!size.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "not a usable ringbuf queue: header geometry is invalid: ",
+        size.status().message()));
+  }
+  if (h.slot_stride != SlotStride(h.slot_size)) {
+    return Mismatch(queue, "slot_stride", h.slot_stride,
+                    absl::StrCat(SlotStride(h.slot_size)));
+  }
+  if (h.mapping_size != *size) {
+    return Mismatch(queue, "mapping_size", h.mapping_size, absl::StrCat(*size));
+  }
+  if (object_size != *size) {
+    return absl::DataLossError(QueueMessage(
+        queue, absl::StrCat("not a usable ringbuf queue: the object is ",
+                            object_size, " bytes but its header (capacity ",
+                            h.capacity, ", slot_size ", h.slot_size,
+                            ") needs ", *size)));
+  }
+  return Geometry{h.capacity, h.slot_size, h.slot_stride};
+}
+
+}  // namespace internal
+}  // namespace ringbuf

@@ -1,0 +1,190 @@
+// The shared-memory layout of a ringbuf queue: one POSIX shared-memory object
+// holding a header and a ring of fixed-size slots. Every process maps it at
+// its own address, so the layout holds indexes and offsets, never pointers.
+//
+// The mapping, in address order (the object starts page-aligned):
+//
+//   offset 0            Header, kHeaderSize bytes, in 64-byte cache lines:
+//     line 0              identity and geometry     set once by the creator
+//     lines 1..           send side: send lock      guarded by itself
+//     next line           tail + data waiters       tail written under send lock
+//     next lines          receive side: recv lock   guarded by itself
+//     next line           head + space waiters      head written under recv lock
+//   offset kHeaderSize  slot[0], slot[1], ... slot[capacity-1]
+//                         each slot_stride bytes (a multiple of 64):
+//                         uint32 length | uint32 reserved | payload[slot_size]
+//
+// Synchronisation, in the words of the classic design:
+//   * The two counting semaphores are "empty slots" and "full slots". Their
+//     counts are not stored apart from the ring: full = tail - head and
+//     empty = capacity - full. Taking a token and claiming its slot is then a
+//     single store (tail++ by a producer, head++ by a consumer), made under
+//     that side's lock. A process can die between any two instructions and
+//     no token is ever held by nobody: there is nothing to reconcile.
+//     See counting_semaphore.h for how a waiter sleeps on them.
+//   * The mutex is split in two robust, process-shared mutexes, one per side
+//     (a two-lock bounded buffer): producers serialise on the send lock,
+//     consumers on the receive lock, and a producer never waits for a
+//     consumer's lock. Each side's lock guards that side's index, the slot
+//     it is copying, and its recovery counters.
+//
+// Crash recovery (the protocol, one story; recovery.cc implements it):
+//   A process that dies holding a side lock leaves the lock owner-dead. The
+//   next locker of that side gets EOWNERDEAD and, before marking the lock
+//   consistent, reads the side's `progress` and `copying_index` words, which
+//   the dead owner kept up to date:
+//     kIdle                  nothing was in flight.
+//     kCopying, index unmoved (index == copying_index)
+//                            a producer died mid-copy: tail was not advanced,
+//                            so the torn slot was never visible; the next
+//                            send overwrites it. A consumer died mid-copy:
+//                            head was not advanced, so the message stays for
+//                            the next consumer.
+//     kCopying, index moved (index == copying_index + 1)
+//                            a producer died after publishing (tail++): the
+//                            message is committed and delivered normally. A
+//                            consumer died after taking (head++): that one
+//                            message is lost to it, nobody else's.
+//   Either way the repairer wakes every sleeper of the other side (the dead
+//   owner may have died before its wake-up call), counts the recovery and
+//   resets progress to kIdle. If the repairer itself dies before marking the
+//   lock consistent, the lock stays owner-dead and the next locker repeats
+//   the repair, which is idempotent but for the counters.
+#ifndef RINGBUF_INTERNAL_LAYOUT_H_
+#define RINGBUF_INTERNAL_LAYOUT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ringbuf/internal/robust_mutex.h"
+#include "ringbuf/options.h"
+
+namespace ringbuf {
+namespace internal {
+
+inline constexpr size_t kCacheLine = 64;
+
+// The first word of a ready queue. Written last by the creator, so a mapping
+// whose first word is anything else is half-built or foreign.
+inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
+// Bumped on any change to this file's structs or their meaning.
+inline constexpr uint32_t kLayoutVersion = 1;
+
+// What a side's lock owner was doing; read only by the repairer after the
+// owner died. See the recovery protocol above.
+enum SideProgress : uint32_t {
+  kIdle = 0,
+  kCopying = 1,  // between claiming slot[copying_index] and unlocking
+};
+
+// One side's lock and what it guards besides the index. Written only by the
+// holder of `mutex`; the counters are atomics so Stats may read them
+// without the lock (relaxed: they are reports, not synchronisation).
+struct alignas(kCacheLine) SideLock {
+  RobustMutex mutex;
+  uint32_t progress;        // SideProgress; guarded by mutex
+  uint32_t reserved;
+  uint64_t copying_index;   // index being copied while kCopying; guarded by mutex
+  std::atomic<uint64_t> owner_deaths;  // written under mutex
+  // Send side: partial sends discarded. Receive side: messages lost to a
+  // consumer that died after taking them.
+  std::atomic<uint64_t> lost_in_flight;  // written under mutex
+};
+
+// A ring index and the sleepers waiting for it to move.
+//   tail: written (release) by the send-lock holder; read by everyone.
+//         Its waiters are consumers sleeping until tail moves (data).
+//   head: written (release) by the recv-lock holder; read by everyone.
+//         Its waiters are producers sleeping until head moves (space).
+// `waiters` is incremented by a sleeper before it sleeps and decremented
+// after; the side that moves the index makes the wake-up system call only
+// when it is non-zero.
+struct alignas(kCacheLine) IndexLine {
+  std::atomic<uint64_t> index;
+  std::atomic<uint32_t> waiters;
+};
+
+struct Header {
+  // --- Line 0: identity. Set once by the creator, before `magic` is written
+  // and before the name is linked into /dev/shm; read-only afterwards.
+  std::atomic<uint32_t> magic;  // kMagicReady once initialised
+  uint32_t version;             // kLayoutVersion
+  uint32_t header_size;         // sizeof(Header)
+  uint32_t slot_size;           // max payload bytes per slot
+  uint64_t capacity;            // number of slots
+  uint64_t slot_stride;         // bytes from one slot to the next
+  uint64_t mapping_size;        // bytes of the whole object
+
+  // --- Producers.
+  SideLock send;
+  IndexLine tail;
+
+  // --- Consumers.
+  SideLock recv;
+  IndexLine head;
+};
+
+// The fixed part of a slot; the payload follows it.
+struct SlotHeader {
+  uint32_t length;  // payload bytes; written by the producer under send lock
+  uint32_t reserved;
+};
+
+inline constexpr size_t kHeaderSize = sizeof(Header);
+inline constexpr size_t kSlotHeaderSize = sizeof(SlotHeader);
+
+static_assert(offsetof(Header, magic) == 0,
+              "the magic word must come first: openers read it first");
+static_assert(kHeaderSize % kCacheLine == 0,
+              "slots start on a cache line so no slot shares one with the header");
+static_assert(offsetof(Header, send) % kCacheLine == 0 &&
+                  offsetof(Header, tail) % kCacheLine == 0 &&
+                  offsetof(Header, recv) % kCacheLine == 0 &&
+                  offsetof(Header, head) % kCacheLine == 0,
+              "each side's hot words get their own cache lines (no false sharing)");
+static_assert(sizeof(IndexLine) == kCacheLine, "one line per index");
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+                  std::atomic<uint32_t>::is_always_lock_free,
+              "atomics in shared memory must be lock-free to work across processes");
+static_assert(kSlotHeaderSize == 8, "payload starts 8-byte aligned");
+
+// Bytes from one slot to the next: the slot header plus slot_size, rounded up
+// to a cache line.
+uint64_t SlotStride(uint32_t slot_size);
+
+// The size of the whole object for this geometry: the one function both the
+// creator and the opener use. InvalidArgument (naming `queue` and the field)
+// if the geometry is out of bounds.
+absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
+                                     uint32_t slot_size);
+
+// Initialises a zero-filled mapping of `size` bytes (size from MappingSize)
+// and writes the magic word last.
+absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
+                        uint64_t capacity, uint32_t slot_size);
+
+// The geometry a handle keeps in private memory once it has validated it, so
+// that a peer scribbling on the header later cannot steer it outside the
+// mapping.
+struct Geometry {
+  uint64_t capacity;
+  uint32_t slot_size;
+  uint64_t slot_stride;
+};
+
+// Checks that a mapping someone else wrote is a ready queue of this layout
+// version whose geometry agrees with the object's size, reading each field
+// exactly once. DataLoss or FailedPrecondition naming the field, what was
+// found and what was expected.
+absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
+                                        const Header& header,
+                                        uint64_t object_size);
+
+}  // namespace internal
+}  // namespace ringbuf
+
+#endif  // RINGBUF_INTERNAL_LAYOUT_H_

@@ -1,0 +1,22 @@
+// The repair after a process died holding a side lock: one place, one story
+// (the protocol is told in layout.h). Called by the new holder of the lock
+// after RobustMutex::Lock() reported kOwnerDied; the caller marks the lock
+// consistent afterwards.
+#ifndef RINGBUF_INTERNAL_RECOVERY_H_
+#define RINGBUF_INTERNAL_RECOVERY_H_
+
+#include "ringbuf/internal/layout.h"
+
+namespace ringbuf {
+namespace internal {
+
+// A producer died holding the send lock.
+void RepairSendSide(Header& header);
+
+// A consumer died holding the receive lock.
+void RepairReceiveSide(Header& header);
+
+}  // namespace internal
+}  // namespace ringbuf
+
+#endif  // RINGBUF_INTERNAL_RECOVERY_H_

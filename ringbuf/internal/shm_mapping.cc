@@ -1,0 +1,144 @@
+#include "ringbuf/internal/shm_mapping.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ringbuf/internal/errno_status.h"
+
+namespace ringbuf {
+namespace internal {
+namespace {
+
+// glibc's shm_open() names objects in this directory; creation links into
+// it directly so that publishing a finished object is one atomic link().
+constexpr absl::string_view kShmDir = "/dev/shm";
+
+std::string TempName() {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat("/.ringbuf-new-", getpid(), "-",
+                      counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+// Closes a descriptor on every path out of a scope.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> NormalizeName(absl::string_view name) {
+  absl::string_view bare = name;
+  if (!bare.empty() && bare.front() == '/') bare.remove_prefix(1);
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid queue name '", name, "': ", why));
+  };
+  if (bare.empty()) return invalid("it is empty");
+  if (bare.size() > kMaxNameLength) {
+    return invalid(absl::StrCat("it is ", bare.size(),
+                                " bytes long, the limit is ", kMaxNameLength));
+  }
+  if (bare.find('/') != absl::string_view::npos) {
+    return invalid("only a leading '/' is allowed");
+  }
+  if (bare.find('\0') != absl::string_view::npos) {
+    return invalid("it contains a NUL byte");
+  }
+  if (bare == "." || bare == "..") return invalid("'.' and '..' are reserved");
+  return absl::StrCat("/", bare);
+}
+
+ShmMapping::ShmMapping(ShmMapping&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+ShmMapping& ShmMapping::operator=(ShmMapping&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) munmap(data_, size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+ShmMapping::~ShmMapping() {
+  if (data_ != nullptr) munmap(data_, size_);
+}
+
+absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
+    const std::string& name, uint64_t size, mode_t mode,
+    absl::FunctionRef<absl::Status(void*)> init) {
+  const std::string temp = TempName();
+  int fd = shm_open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, "shm_open", name);
+  ShmMapping mapping;
+  absl::Status status = [&]() -> absl::Status {
+    FdCloser closer(fd);
+    // shm_open applied the umask; the caller's mode is meant exactly.
+    if (fchmod(fd, mode) != 0) return ErrnoStatus(errno, "fchmod", name);
+    // Reserve the pages now: a tmpfs short of space then fails here rather
+    // than raising SIGBUS in whichever process first touches a slot.
+    if (int rc = posix_fallocate(fd, 0, static_cast<off_t>(size)); rc != 0) {
+      return ErrnoStatus(rc, "posix_fallocate", name);
+    }
+    void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
+    mapping = ShmMapping(data, size);
+    if (absl::Status s = init(data); !s.ok()) return s;
+    // Publish: link() fails with EEXIST if the name is taken, which makes
+    // this the exclusive create, and nobody can open the name before it.
+    std::string from = absl::StrCat(kShmDir, temp);
+    std::string to = absl::StrCat(kShmDir, name);
+    if (link(from.c_str(), to.c_str()) != 0) {
+      return ErrnoStatus(errno, "link into /dev/shm", name);
+    }
+    return absl::OkStatus();
+  }();
+  shm_unlink(temp.c_str());
+  if (!status.ok()) return status;
+  return mapping;
+}
+
+absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
+                                                    uint64_t min_size,
+                                                    uint64_t max_size) {
+  int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus(errno, "shm_open", name);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "fstat", name);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size < min_size || size > max_size) {
+    return absl::DataLossError(QueueMessage(
+        name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
+                           " bytes, expected between ", min_size, " and ",
+                           max_size)));
+  }
+  void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
+  return ShmMapping(data, size);
+}
+
+absl::Status ShmMapping::Unlink(const std::string& name) {
+  if (shm_unlink(name.c_str()) != 0) {
+    return ErrnoStatus(errno, "shm_unlink", name);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace ringbuf

@@ -1,0 +1,67 @@
+// RAII over one POSIX shared-memory object mapped into this process:
+// shm_open + fallocate + mmap on the way in, munmap on the way out, and
+// unlink as a separate, explicit call. Nothing about queues lives here.
+#ifndef RINGBUF_INTERNAL_SHM_MAPPING_H_
+#define RINGBUF_INTERNAL_SHM_MAPPING_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ringbuf {
+namespace internal {
+
+// "orders" or "/orders" -> "/orders". InvalidArgument unless the name, less
+// its optional leading '/', is 1..kMaxNameLength bytes with no '/' or NUL
+// and is not "." or "..".
+inline constexpr size_t kMaxNameLength = 240;
+absl::StatusOr<std::string> NormalizeName(absl::string_view name);
+
+class ShmMapping {
+ public:
+  ShmMapping() = default;
+  ShmMapping(ShmMapping&& other) noexcept;
+  ShmMapping& operator=(ShmMapping&& other) noexcept;
+  ShmMapping(const ShmMapping&) = delete;
+  ShmMapping& operator=(const ShmMapping&) = delete;
+  ~ShmMapping();  // unmaps; never unlinks
+
+  // Creates an object of `size` bytes, lets `init` fill it, and only then
+  // makes it visible under `name` (normalized), atomically and exclusively:
+  // the object is built under a private temporary name and hard-linked into
+  // place, so no opener can ever see it half-built. AlreadyExists if the
+  // name exists; ResourceExhausted if /dev/shm lacks the space (reserved up
+  // front, so a full /dev/shm is an error here, never a SIGBUS later).
+  static absl::StatusOr<ShmMapping> CreateExclusive(
+      const std::string& name, uint64_t size, mode_t mode,
+      absl::FunctionRef<absl::Status(void*)> init);
+
+  // Maps the whole existing object. NotFound if missing; DataLoss if it is
+  // smaller than `min_size` or larger than `max_size`.
+  static absl::StatusOr<ShmMapping> OpenExisting(const std::string& name,
+                                                 uint64_t min_size,
+                                                 uint64_t max_size);
+
+  // Removes the name; processes that have it mapped keep their mapping.
+  static absl::Status Unlink(const std::string& name);
+
+  void* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  ShmMapping(void* data, uint64_t size) : data_(data), size_(size) {}
+
+  void* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace internal
+}  // namespace ringbuf
+
+#endif  // RINGBUF_INTERNAL_SHM_MAPPING_H_

@@ -1,0 +1,154 @@
+// Mappings that are not valid queues are refused with a status naming the
+// queue and the field; corrupt ring state yields DataLoss, never a crash.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/queue.h"
+#include "tests/test_util.h"
+
+namespace ringbuf {
+namespace {
+
+using internal::Header;
+using testing::ScopedQueueName;
+
+// Creates a raw shared-memory object of `size` bytes holding `bytes`.
+void MakeRawObject(const std::string& name, const std::string& bytes,
+                   size_t size) {
+  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, size), 0);
+  ASSERT_EQ(pwrite(fd, bytes.data(), bytes.size(), 0),
+            static_cast<ssize_t>(bytes.size()));
+  close(fd);
+}
+
+// Maps an existing queue's object so a test can scribble on its header.
+class RawView {
+ public:
+  explicit RawView(const std::string& name) {
+    int fd = shm_open(name.c_str(), O_RDWR, 0);
+    EXPECT_GE(fd, 0);
+    size_ = lseek(fd, 0, SEEK_END);
+    data_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+  }
+  ~RawView() { munmap(data_, size_); }
+  Header* header() { return static_cast<Header*>(data_); }
+  char* bytes() { return static_cast<char*>(data_); }
+
+ private:
+  void* data_;
+  size_t size_;
+};
+
+Options Small() {
+  Options o;
+  o.capacity = 4;
+  o.slot_size = 32;
+  return o;
+}
+
+void ExpectRefused(const std::string& name, absl::StatusCode code,
+                   const std::string& mentions) {
+  absl::StatusOr<Queue> q = Queue::Open(name);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), code) << q.status();
+  EXPECT_NE(q.status().message().find(name), std::string::npos) << q.status();
+  EXPECT_NE(q.status().message().find(mentions), std::string::npos)
+      << q.status();
+}
+
+TEST(InvalidMappingTest, EmptyObjectIsRefused) {
+  ScopedQueueName name;
+  MakeRawObject(name, "", 0);
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "0 bytes");
+}
+
+TEST(InvalidMappingTest, ObjectSmallerThanAHeaderIsRefused) {
+  ScopedQueueName name;
+  MakeRawObject(name, "RBUF", 100);
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "100 bytes");
+}
+
+TEST(InvalidMappingTest, ForeignMagicIsRefused) {
+  ScopedQueueName name;
+  MakeRawObject(name, std::string(8192, 'Z'), 8192);
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "magic");
+}
+
+TEST(InvalidMappingTest, OtherLayoutVersionIsRefused) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Queue::Create(name, Small()).ok());
+  RawView(name).header()->version = internal::kLayoutVersion + 1;
+  ExpectRefused(name, absl::StatusCode::kFailedPrecondition, "version");
+}
+
+TEST(InvalidMappingTest, GeometryInconsistentWithSizeIsRefused) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Queue::Create(name, Small()).ok());
+  RawView(name).header()->capacity = 1000;
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "mapping_size");
+}
+
+TEST(InvalidMappingTest, TruncatedObjectIsRefused) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Queue::Create(name, Small()).ok());
+  int fd = shm_open(name.get().c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  off_t size = lseek(fd, 0, SEEK_END);
+  ASSERT_EQ(ftruncate(fd, size - 64), 0);
+  close(fd);
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "bytes");
+}
+
+TEST(InvalidMappingTest, ZeroCapacityInHeaderIsRefused) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Queue::Create(name, Small()).ok());
+  RawView(name).header()->capacity = 0;
+  ExpectRefused(name, absl::StatusCode::kDataLoss, "capacity");
+}
+
+TEST(InvalidMappingTest, CorruptIndexesYieldDataLossNotACrash) {
+  ScopedQueueName name;
+  absl::StatusOr<Queue> q = Queue::Create(name, Small());
+  ASSERT_TRUE(q.ok());
+  RawView(name).header()->tail.index.store(1000);  // 1000 > capacity ahead
+  std::string out;
+  EXPECT_EQ(q->TryReceive(&out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(q->TrySend("x").code(), absl::StatusCode::kDataLoss);
+  // A blocking call with a timeout does not hang on it either.
+  EXPECT_EQ(q->SendFor("x", absl::Seconds(5)).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(q->ReceiveFor(&out, absl::Seconds(5)).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(InvalidMappingTest, CorruptSlotLengthDropsThatMessageOnly) {
+  ScopedQueueName name;
+  absl::StatusOr<Queue> q = Queue::Create(name, Small());
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(q->Send("first").ok());
+  ASSERT_TRUE(q->Send("second").ok());
+  {
+    RawView view(name);
+    auto* slot0 = reinterpret_cast<internal::SlotHeader*>(
+        view.bytes() + internal::kHeaderSize);
+    slot0->length = 0xFFFFFFFF;
+  }
+  std::string out;
+  absl::Status s = q->TryReceive(&out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("length"), std::string::npos);
+  ASSERT_TRUE(q->TryReceive(&out).ok());
+  EXPECT_EQ(out, "second");
+}
+
+}  // namespace
+}  // namespace ringbuf

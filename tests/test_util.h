@@ -1,0 +1,77 @@
+// Helpers shared by the ringbuf tests: unique queue names that are removed
+// before and after each test, and child processes with bounded waits.
+#ifndef RINGBUF_TESTS_TEST_UTIL_H_
+#define RINGBUF_TESTS_TEST_UTIL_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace ringbuf {
+namespace testing {
+
+// A queue name unique to this process and test ("/rbt-<pid>-<Suite>.<Test>
+// [-suffix]"), unlinked when constructed and again when destroyed, so tests
+// can run in parallel and leave nothing behind.
+class ScopedQueueName {
+ public:
+  explicit ScopedQueueName(const std::string& suffix = "");
+  ~ScopedQueueName();
+  ScopedQueueName(const ScopedQueueName&) = delete;
+  ScopedQueueName& operator=(const ScopedQueueName&) = delete;
+
+  const std::string& get() const { return name_; }
+  operator const std::string&() const { return name_; }  // NOLINT
+  operator absl::string_view() const { return name_; }   // NOLINT
+
+ private:
+  std::string name_;
+};
+
+// Forks a child that runs `body` and _exit()s with its return value (or 100
+// if it threw). The child does not run gtest's or atexit handlers.
+pid_t ForkChild(const std::function<int()>& body);
+
+// Waits for `pid` to exit, at most `timeout`; SIGKILLs and reaps it after
+// that. Returns the wait status, or -1 if it had to be killed.
+int WaitChild(pid_t pid, absl::Duration timeout);
+
+// True if `status` (from WaitChild) is a normal exit with code 0.
+bool ExitedCleanly(int status);
+
+enum class Side { kSenders, kReceivers };
+
+// Reads the queue's header (internal layout) until at least `count` senders
+// (receivers) are registered as sleepers, at most `timeout`. Lets a test
+// prove a wake-up went through the futex rather than catching a spinner.
+bool AwaitSleepers(const std::string& name, Side side, uint32_t count,
+                   absl::Duration timeout);
+
+// A pipe a child uses to tell its parent it reached some point.
+class Signal {
+ public:
+  Signal();
+  ~Signal();
+  Signal(const Signal&) = delete;
+  Signal& operator=(const Signal&) = delete;
+  // In the child: writes one byte.
+  void Notify(char byte = 'x');
+  // In the parent: waits at most `timeout` for a byte; returns it, or 0.
+  char WaitFor(absl::Duration timeout);
+  // Closes the write end in this process (the parent, after forking), so
+  // WaitFor returns early when every child holding it has exited.
+  void CloseWriteEnd();
+
+ private:
+  int fds_[2];
+};
+
+}  // namespace testing
+}  // namespace ringbuf
+
+#endif  // RINGBUF_TESTS_TEST_UTIL_H_
