@@ -104,6 +104,9 @@ absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
     std::string from = absl::StrCat(kShmDir, temp);
     std::string to = absl::StrCat(kShmDir, name);
     if (link(from.c_str(), to.c_str()) != 0) {
+      if (errno == EEXIST) {
+        return absl::AlreadyExistsError(QueueMessage(name, "already exists"));
+      }
       return ErrnoStatus(errno, "link into /dev/shm", name);
     }
     return absl::OkStatus();
@@ -117,6 +120,9 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
                                                     uint64_t min_size,
                                                     uint64_t max_size) {
   int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0 && errno == ENOENT) {
+    return absl::NotFoundError(QueueMessage(name, "no such queue"));
+  }
   if (fd < 0) return ErrnoStatus(errno, "shm_open", name);
   FdCloser closer(fd);
   struct stat st;
@@ -135,6 +141,9 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
 
 absl::Status ShmMapping::Unlink(const std::string& name) {
   if (shm_unlink(name.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(QueueMessage(name, "no such queue"));
+    }
     return ErrnoStatus(errno, "shm_unlink", name);
   }
   return absl::OkStatus();
