@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ringbuf/internal/layout.h"
-#include "ringbuf/queue.h"
 
 namespace ringbuf {
 namespace testing {
@@ -30,10 +29,12 @@ ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   }
   name_ = absl::StrCat("/rbt-", getpid(), "-", test,
                        suffix.empty() ? "" : "-", suffix);
-  (void)Queue::Remove(name_);
+  shm_unlink(name_.c_str());
 }
 
-ScopedQueueName::~ScopedQueueName() { (void)Queue::Remove(name_); }
+// shm_unlink, not Queue::Remove: this file is linked with either build of
+// the library (with or without crash points).
+ScopedQueueName::~ScopedQueueName() { shm_unlink(name_.c_str()); }
 
 pid_t ForkChild(const std::function<int()>& body) {
   fflush(nullptr);

@@ -66,6 +66,8 @@ class Signal {
   // Closes the write end in this process (the parent, after forking), so
   // WaitFor returns early when every child holding it has exited.
   void CloseWriteEnd();
+  // The raw write end, for code that must not allocate (a crash hook).
+  int WriteFd() const { return fds_[1]; }
 
  private:
   int fds_[2];

@@ -22,8 +22,8 @@ bool DeadOwnerWasCopying(const SideLock& side, const IndexLine& line) {
 }  // namespace
 
 void RepairSendSide(Header& h) {
-  RINGBUF_CRASH_POINT(kRepairing);
   h.send.owner_deaths.fetch_add(1, std::memory_order_relaxed);
+  RINGBUF_CRASH_POINT(kRepairing);
   // A torn slot at tail was never published; the next send overwrites it.
   if (DeadOwnerWasCopying(h.send, h.tail)) {
     h.send.lost_in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -34,8 +34,8 @@ void RepairSendSide(Header& h) {
 }
 
 void RepairReceiveSide(Header& h) {
-  RINGBUF_CRASH_POINT(kRepairing);
   h.recv.owner_deaths.fetch_add(1, std::memory_order_relaxed);
+  RINGBUF_CRASH_POINT(kRepairing);
   // Taken but never returned: lost to the dead consumer alone. Had it not
   // advanced head, the message would simply still be at head.
   if (DeadOwnerAdvanced(h.recv, h.head)) {

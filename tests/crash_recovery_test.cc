@@ -1,0 +1,269 @@
+// Crash recovery, one hazard window at a time.
+//
+// Each test forks a child that runs one send or receive on the queue with a
+// crash hook installed (the library is built with RINGBUF_CRASH_POINTS). When
+// the child reaches the chosen site it tells the parent and waits; the parent
+// SIGKILLs it right there. The parent then checks the invariants a kernel
+// queue would keep:
+//   * nothing committed is lost, nothing is duplicated, nothing torn is
+//     delivered (the queue drains to exactly the expected messages);
+//   * no slot leaked: after draining, exactly `capacity` TrySends succeed;
+//   * nothing wedged: every later call returns within its timeout;
+//   * a receive killed mid-flight loses at most the message it was taking;
+//   * the repair was counted in Stats.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "ringbuf/internal/crash_point.h"
+#include "ringbuf/queue.h"
+#include "tests/test_util.h"
+
+namespace ringbuf {
+namespace {
+
+using internal::CrashSite;
+using testing::ScopedQueueName;
+
+constexpr uint64_t kCapacity = 4;
+constexpr absl::Duration kBound = absl::Seconds(20);
+
+// State for the crash hook in the child (set after fork, before the call).
+CrashSite g_target;
+int g_notify_fd = -1;
+
+void StopHere(CrashSite site) {
+  if (site != g_target) return;
+  char byte = 'k';
+  (void)!write(g_notify_fd, &byte, 1);
+  for (;;) pause();  // the parent SIGKILLs us here
+}
+
+Queue MakeQueue(const std::string& name) {
+  Options o;
+  o.capacity = kCapacity;
+  o.slot_size = 64;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  return *std::move(q);
+}
+
+// A message long enough that "half copied" is visibly torn.
+std::string Msg(int i) { return absl::StrCat("message-", i, std::string(40, 'a' + i)); }
+
+// Runs `op` in a child that is SIGKILLed when it reaches `site`. Returns
+// false if the child never got there.
+bool KillChildAt(const std::string& name, CrashSite site,
+                 const std::function<void(Queue&)>& op) {
+  testing::Signal reached;
+  pid_t pid = testing::ForkChild([&] {
+    absl::StatusOr<Queue> q = Queue::Open(name);
+    if (!q.ok()) return 1;
+    g_target = site;
+    g_notify_fd = reached.WriteFd();
+    internal::SetCrashHook(StopHere);
+    op(*q);
+    return 2;  // finished without reaching the site
+  });
+  bool got_there = reached.WaitFor(kBound) == 'k';
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return got_there && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+// Drains `q`, expecting exactly `expected`, then proves no slot leaked.
+void ExpectDrainsToThenFullCapacity(Queue& q,
+                                    const std::vector<std::string>& expected) {
+  std::string out;
+  for (const std::string& want : expected) {
+    absl::Status s = q.ReceiveFor(&out, kBound);
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(out, want);
+  }
+  EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable)
+      << "unexpected extra message: " << out;
+  for (uint64_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(q.SendFor(Msg(100 + i), kBound).ok()) << "slot " << i << " leaked";
+  }
+  EXPECT_EQ(q.TrySend("one too many").code(), absl::StatusCode::kUnavailable);
+  for (uint64_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+    EXPECT_EQ(out, Msg(100 + i));
+  }
+}
+
+struct SendCase {
+  CrashSite site;
+  bool committed;      // the killed send's message is in the queue
+  bool held_the_lock;  // the child died holding the send lock
+  bool torn;           // it died with a half-written slot
+};
+
+class SendKilledTest : public ::testing::TestWithParam<SendCase> {};
+
+// Two messages are queued, then a child's send of a third is killed at the
+// site. The queue holds the two, plus the third exactly when it had been
+// published, intact.
+TEST_P(SendKilledTest, QueueStaysConsistent) {
+  const SendCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0)).ok());
+  ASSERT_TRUE(q.Send(Msg(1)).ok());
+  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
+    (void)child.Send(Msg(2));
+  }));
+  // The next send (parent) takes the lock and repairs it if it was held.
+  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
+  std::vector<std::string> expected = {Msg(0), Msg(1)};
+  if (c.committed) expected.push_back(Msg(2));
+  expected.push_back(Msg(3));
+  ExpectDrainsToThenFullCapacity(q, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, SendKilledTest,
+    ::testing::Values(
+        // Window 2: between "there is an empty slot" and taking the mutex.
+        SendCase{CrashSite::kSendBeforeLock, false, false, false},
+        // Window 1: holding the mutex.
+        SendCase{CrashSite::kSendLocked, false, true, false},
+        // Window 3: mid-copy; the torn slot must never be delivered.
+        SendCase{CrashSite::kSendMidCopy, false, true, true},
+        // Window 1: published (tail moved) but still holding the mutex.
+        SendCase{CrashSite::kSendPublished, true, true, false},
+        // Window 2: after unlocking, before waking consumers.
+        SendCase{CrashSite::kSendUnlocked, true, false, false}),
+    [](const ::testing::TestParamInfo<SendCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+struct ReceiveCase {
+  CrashSite site;
+  bool taken;          // the message left the queue with the dead consumer
+  bool held_the_lock;  // the child died holding the receive lock
+};
+
+class ReceiveKilledTest : public ::testing::TestWithParam<ReceiveCase> {};
+
+// Three messages are queued, then a child's receive is killed at the site
+// (window 4). The dead consumer costs at most the message it was taking.
+TEST_P(ReceiveKilledTest, LosesAtMostTheMessageInFlight) {
+  const ReceiveCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
+  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
+    std::string out;
+    (void)child.Receive(&out);
+  }));
+  std::string out;
+  ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, c.taken ? Msg(1) : Msg(0));
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers,
+            c.held_the_lock && c.taken ? 1u : 0u);
+  std::vector<std::string> rest;
+  for (int i = c.taken ? 2 : 1; i < 3; ++i) rest.push_back(Msg(i));
+  ExpectDrainsToThenFullCapacity(q, rest);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, ReceiveKilledTest,
+    ::testing::Values(
+        // After seeing a message (was: holding a full token), before the lock.
+        ReceiveCase{CrashSite::kReceiveBeforeLock, false, false},
+        ReceiveCase{CrashSite::kReceiveLocked, false, true},
+        ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
+        // After advancing head, before returning.
+        ReceiveCase{CrashSite::kReceiveTaken, true, true},
+        ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
+    [](const ::testing::TestParamInfo<ReceiveCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+// Window 2 seen from a sleeper: a producer dies after publishing but before
+// waking anyone. A consumer already asleep on the empty queue still gets the
+// message, well within its timeout.
+TEST(CrashRecoveryTest, SleepingConsumerGetsMessageWhosePosterDied) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  std::string out;
+  absl::Status got;
+  std::thread consumer([&] { got = q.ReceiveFor(&out, kBound); });
+  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kReceivers, 1, kBound));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendUnlocked,
+                          [](Queue& child) { (void)child.Send(Msg(7)); }));
+  consumer.join();
+  ASSERT_TRUE(got.ok()) << got;
+  EXPECT_EQ(out, Msg(7));
+}
+
+// The mirror image: a consumer frees a slot and dies before waking the
+// producer asleep on the full queue; the producer still gets the slot.
+TEST(CrashRecoveryTest, SleepingProducerGetsSlotWhoseFreerDied) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  for (uint64_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
+  absl::Status sent;
+  std::thread producer([&] { sent = q.SendFor(Msg(9), kBound); });
+  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kSenders, 1, kBound));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kReceiveUnlocked, [](Queue& child) {
+    std::string out;
+    (void)child.Receive(&out);
+  }));
+  producer.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  std::vector<std::string> expected;
+  for (uint64_t i = 1; i < kCapacity; ++i) expected.push_back(Msg(i));
+  expected.push_back(Msg(9));
+  ExpectDrainsToThenFullCapacity(q, expected);
+}
+
+// Window 5: the repair itself is interrupted. A first child dies mid-copy
+// holding the send lock; a second child starts the repair and dies in it
+// before marking the lock consistent. The next locker repairs again, and
+// the queue works, with both deaths counted.
+TEST(CrashRecoveryTest, InterruptedRepairIsRepairedByTheNextLocker) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0)).ok());
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendMidCopy,
+                          [](Queue& child) { (void)child.Send(Msg(1)); }));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kRepairing,
+                          [](Queue& child) { (void)child.Send(Msg(2)); }));
+  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, 2u);
+  EXPECT_EQ(st.discarded_partial_sends, 1u);
+  ExpectDrainsToThenFullCapacity(q, {Msg(0), Msg(3)});
+}
+
+// Stats must work on a queue whose last user died holding a lock: it reads
+// without locking.
+TEST(CrashRecoveryTest, StatsWorkWhileADeadProcessHoldsTheLock) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0)).ok());
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendLocked,
+                          [](Queue& child) { (void)child.Send(Msg(1)); }));
+  absl::StatusOr<Queue> fresh = Queue::Open(name);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  Stats st = fresh->GetStats();
+  EXPECT_EQ(st.depth, 1u);
+  EXPECT_EQ(st.send_lock_owner_deaths, 0u);  // not repaired until next lock
+}
+
+}  // namespace
+}  // namespace ringbuf
