@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -27,7 +28,10 @@ ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   for (char& c : test) {
     if (c == '/') c = '_';  // parameterised test names contain '/'
   }
-  name_ = absl::StrCat("/rbt-", getpid(), "-", test,
+  // The pid alone is not unique: Bazel's sandbox gives each test its own pid
+  // namespace (every test may be pid 12) while /dev/shm is shared.
+  name_ = absl::StrCat("/rbt-", getpid(), "-", absl::Hex(std::random_device{}()),
+                       "-", test,
                        suffix.empty() ? "" : "-", suffix);
   shm_unlink(name_.c_str());
 }

@@ -15,8 +15,8 @@
 namespace ringbuf {
 namespace testing {
 
-// A queue name unique to this process and test ("/rbt-<pid>-<Suite>.<Test>
-// [-suffix]"), unlinked when constructed and again when destroyed, so tests
+// A queue name unique to this process and test ("/rbt-<pid>-<random>-
+// <Suite>.<Test>[-suffix]"), unlinked when constructed and again when destroyed, so tests
 // can run in parallel and leave nothing behind.
 class ScopedQueueName {
  public:
