@@ -199,10 +199,15 @@ absl::Status Queue::SendImpl(absl::string_view message,
         !s.ok()) {
       return s;
     }
-    // Only the send-lock holder writes tail. Acquire on head pairs with the
-    // consumer's store of head: the slot we are about to reuse is fully read.
+    // Only the send-lock holder writes tail. Head is read (acquire, pairing
+    // with the consumer's store of head: the slot we are about to reuse has
+    // been fully read) only when the cached copy says the ring is full.
     const uint64_t tail = h.tail.index.load(std::memory_order_relaxed);
-    const uint64_t head = h.head.index.load(std::memory_order_acquire);
+    uint64_t head = h.send.cached_other_index;
+    if (tail - head >= capacity_) {
+      head = h.head.index.load(std::memory_order_acquire);
+      h.send.cached_other_index = head;
+    }
     const uint64_t depth = tail - head;
     if (depth < capacity_) {
       RINGBUF_CRASH_POINT(kSendLocked);
@@ -258,10 +263,15 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
         !s.ok()) {
       return s;
     }
-    // Only the receive-lock holder writes head. Acquire on tail pairs with
-    // the producer's store of tail: the slot's bytes are visible.
+    // Only the receive-lock holder writes head. Tail is read (acquire,
+    // pairing with the producer's store of tail: the slot's bytes are
+    // visible) only when the cached copy says the ring is empty.
     const uint64_t head = h.head.index.load(std::memory_order_relaxed);
-    const uint64_t tail = h.tail.index.load(std::memory_order_acquire);
+    uint64_t tail = h.recv.cached_other_index;
+    if (tail - head - 1 >= capacity_) {  // empty (0) or out of range
+      tail = h.tail.index.load(std::memory_order_acquire);
+      h.recv.cached_other_index = tail;
+    }
     const uint64_t depth = tail - head;
     if (depth > 0 && depth <= capacity_) {
       RINGBUF_CRASH_POINT(kReceiveLocked);

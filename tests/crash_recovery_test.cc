@@ -202,7 +202,7 @@ TEST(CrashRecoveryTest, SleepingConsumerGetsMessageWhosePosterDied) {
   std::string out;
   absl::Status got;
   std::thread consumer([&] { got = q.ReceiveFor(&out, kBound); });
-  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kReceivers, 1, kBound));
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kReceivers, kBound));
   ASSERT_TRUE(KillChildAt(name, CrashSite::kSendUnlocked,
                           [](Queue& child) { (void)child.Send(Msg(7)); }));
   consumer.join();
@@ -218,7 +218,7 @@ TEST(CrashRecoveryTest, SleepingProducerGetsSlotWhoseFreerDied) {
   for (uint64_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
   absl::Status sent;
   std::thread producer([&] { sent = q.SendFor(Msg(9), kBound); });
-  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kSenders, 1, kBound));
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kSenders, kBound));
   ASSERT_TRUE(KillChildAt(name, CrashSite::kReceiveUnlocked, [](Queue& child) {
     std::string out;
     (void)child.Receive(&out);

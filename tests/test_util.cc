@@ -72,7 +72,7 @@ int WaitChild(pid_t pid, absl::Duration timeout) {
   }
 }
 
-bool AwaitSleepers(const std::string& name, Side side, uint32_t count,
+bool AwaitSleeper(const std::string& name, Side side,
                    absl::Duration timeout) {
   int fd = shm_open(name.c_str(), O_RDONLY, 0);
   if (fd < 0) return false;
@@ -80,12 +80,13 @@ bool AwaitSleepers(const std::string& name, Side side, uint32_t count,
   close(fd);
   if (map == MAP_FAILED) return false;
   const auto* h = static_cast<const internal::Header*>(map);
-  // Senders sleep until head moves; receivers until tail moves.
-  const std::atomic<uint32_t>& waiters =
-      side == Side::kSenders ? h->head.waiters : h->tail.waiters;
+  // Senders sleep until head moves; receivers until tail moves. The low bit
+  // of `sleepers` is set by a waiter about to sleep (counting_semaphore.h).
+  const std::atomic<uint32_t>& sleepers =
+      side == Side::kSenders ? h->head.sleepers : h->tail.sleepers;
   absl::Time deadline = absl::Now() + timeout;
   bool reached = false;
-  while (!(reached = waiters.load() >= count) && absl::Now() < deadline) {
+  while (!(reached = (sleepers.load() & 1) != 0) && absl::Now() < deadline) {
     usleep(100);  // polling a condition, bounded by `timeout`
   }
   munmap(map, internal::kHeaderSize);

@@ -46,11 +46,10 @@ bool ExitedCleanly(int status);
 
 enum class Side { kSenders, kReceivers };
 
-// Reads the queue's header (internal layout) until at least `count` senders
-// (receivers) are registered as sleepers, at most `timeout`. Lets a test
-// prove a wake-up went through the futex rather than catching a spinner.
-bool AwaitSleepers(const std::string& name, Side side, uint32_t count,
-                   absl::Duration timeout);
+// Reads the queue's header (internal layout) until a sender (receiver) has
+// announced it is going to sleep, at most `timeout`. Lets a test prove a
+// wake-up went through the futex rather than catching a spinner.
+bool AwaitSleeper(const std::string& name, Side side, absl::Duration timeout);
 
 // A pipe a child uses to tell its parent it reached some point.
 class Signal {

@@ -108,8 +108,7 @@ TEST(TimeoutTest, BlockedReceiveWakesOnSend) {
   std::thread receiver([&] { got = q.Receive(&out); });
   // Wait until the receiver is registered as a sleeper: then the send must
   // wake it through the futex, not catch it spinning.
-  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kReceivers, 1,
-                                      absl::Seconds(30)));
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kReceivers, absl::Seconds(30)));
   ASSERT_TRUE(q.Send("wake").ok());
   receiver.join();
   ASSERT_TRUE(got.ok()) << got;
@@ -122,8 +121,7 @@ TEST(TimeoutTest, BlockedSendWakesWhenASlotFrees) {
   ASSERT_TRUE(q.Send("first").ok());
   absl::Status sent;
   std::thread sender([&] { sent = q.Send("second"); });
-  ASSERT_TRUE(testing::AwaitSleepers(name, testing::Side::kSenders, 1,
-                                      absl::Seconds(30)));
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kSenders, absl::Seconds(30)));
   std::string out;
   ASSERT_TRUE(q.Receive(&out).ok());
   EXPECT_EQ(out, "first");

@@ -1,6 +1,6 @@
 // ringbufctl: create, feed, drain, inspect and remove ringbuf queues.
 //
-//   ringbufctl create NAME [--capacity=N] [--slot_size=BYTES] [--mode=0600]
+//   ringbufctl create NAME --capacity=N --slot_size=BYTES [--mode=0600]
 //   ringbufctl send NAME [--timeout=D] [MESSAGE...]
 //   ringbufctl recv NAME [--count=N] [--timeout=D]
 //   ringbufctl stat NAME [--json]
@@ -26,8 +26,10 @@
 #include "absl/time/time.h"
 #include "ringbuf/queue.h"
 
-ABSL_FLAG(uint64_t, capacity, 1024, "create: number of slots");
-ABSL_FLAG(uint32_t, slot_size, 256, "create: largest message in bytes");
+// Signed, so that a negative value reaches our own check, which names the
+// queue, rather than failing inside flag parsing.
+ABSL_FLAG(int64_t, capacity, 0, "create (required): number of slots");
+ABSL_FLAG(int64_t, slot_size, 0, "create (required): largest message in bytes");
 ABSL_FLAG(std::string, mode, "0600",
           "create: octal permission bits of the queue, applied exactly");
 ABSL_FLAG(std::string, timeout, "",
@@ -47,7 +49,7 @@ constexpr int kExitTimeout = 3;
 
 constexpr char kUsage[] =
     "ringbufctl COMMAND NAME [flags] [args]\n"
-    "  create NAME [--capacity=N] [--slot_size=BYTES] [--mode=0600]\n"
+    "  create NAME --capacity=N --slot_size=BYTES [--mode=0600]\n"
     "  send NAME [--timeout=D] [MESSAGE...]   (no MESSAGE: one per stdin "
     "line, echoed once committed)\n"
     "  recv NAME [--count=N] [--timeout=D]\n"
@@ -80,15 +82,34 @@ absl::StatusOr<absl::Duration> TimeoutFlag(absl::Duration fallback) {
   return d;
 }
 
+// Reads a required, positive geometry flag.
+absl::StatusOr<int64_t> GeometryFlag(const std::string& queue,
+                                     absl::string_view flag, int64_t value,
+                                     int64_t max) {
+  if (value < 1 || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queue '", queue, "': --", flag,
+        value == 0 ? " is required" : absl::StrCat("=", value, " is out of range"),
+        " (1..", max, ")"));
+  }
+  return value;
+}
+
 int Create(const std::string& name) {
+  absl::StatusOr<int64_t> capacity = GeometryFlag(
+      name, "capacity", absl::GetFlag(FLAGS_capacity), kMaxCapacity);
+  if (!capacity.ok()) return UsageError(capacity.status().message());
+  absl::StatusOr<int64_t> slot_size = GeometryFlag(
+      name, "slot_size", absl::GetFlag(FLAGS_slot_size), kMaxSlotSize);
+  if (!slot_size.ok()) return UsageError(slot_size.status().message());
   Options options;
-  options.capacity = absl::GetFlag(FLAGS_capacity);
-  options.slot_size = absl::GetFlag(FLAGS_slot_size);
+  options.capacity = static_cast<uint64_t>(*capacity);
+  options.slot_size = static_cast<uint32_t>(*slot_size);
   std::string mode = absl::GetFlag(FLAGS_mode);
   char* end = nullptr;
   unsigned long bits = std::strtoul(mode.c_str(), &end, 8);
   if (mode.empty() || *end != '\0' || bits > 0777) {
-    return UsageError(absl::StrCat("--mode='", mode,
+    return UsageError(absl::StrCat("queue '", name, "': --mode='", mode,
                                    "' is not octal permission bits (0000-0777)"));
   }
   options.mode = static_cast<mode_t>(bits);

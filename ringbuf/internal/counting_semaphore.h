@@ -2,25 +2,32 @@
 //
 // The counts of the two counting semaphores are derived from the ring's
 // indexes (layout.h): full = tail - head, empty = capacity - full. A
-// SlotSemaphore is the waiting half of one of them: it names the index
-// whose advance raises the count (tail raises "full", head raises "empty")
-// and keeps the sleepers' count beside it.
+// SlotSemaphore is the waiting half of one of them: it names the index line
+// whose advance raises the count (tail raises "full", head raises "empty");
+// sleepers sleep on that line's `sleepers` word:
 //
-// Wait: spin briefly reading the index (no shared writes, no system call),
-// then register in `waiters` and sleep on the index's futex word, in slices,
-// re-checking the count after each. Post (by whoever advanced the index):
-// one atomic load of `waiters`, and a FUTEX_WAKE only if someone sleeps.
+//   sleepers = epoch << 1 | someone_may_sleep
 //
-// No lost wake-up: the poster stores the index and then loads `waiters`; the
-// sleeper increments `waiters` and then loads the index, all seq_cst; and
-// FUTEX_WAIT re-checks the word in the kernel. Either the poster sees the
-// sleeper, or the sleeper sees the new index.
+// Wait: spin briefly reading the index (no shared writes, no system call).
+// Then set the bit, re-check the count, and FUTEX_WAIT on the word with the
+// value that has the bit set; on waking, re-check and repeat.
+// Post (whoever advanced the index): one load of the word; only if the bit is
+// set, clear it and bump the epoch in one CAS (word + 1 does both) and
+// FUTEX_WAKE every sleeper. So the wake-up system call is made once per
+// sleep episode, not once per message, and never when nobody sleeps.
 //
-// Crash safety: a waiter woken by Post that dies before using its wake-up
-// would leave the next sleeper asleep beside a free slot. Sleeps are
-// therefore sliced at kRecheckInterval: a blocked waiter wakes a few times a
-// second (no CPU to speak of) and sees the count for itself. A waiter that
-// gives up (deadline) while the count is positive passes the wake-up on.
+// No lost wake-up: the poster stores the index, then loads the word; the
+// sleeper sets the bit, then loads the index, all seq_cst. Either the poster
+// sees the bit, or the sleeper sees the new index. A sleeper that set the bit
+// before a Post but calls FUTEX_WAIT after it finds the epoch moved and
+// returns at once (the epoch is why a later sleeper re-setting the bit cannot
+// make the old value current again).
+//
+// Crash safety: a sleeper that dies leaves the bit set, which costs the next
+// poster one spare FUTEX_WAKE and heals itself. A poster that dies between
+// moving the index and waking leaves sleepers asleep beside a free slot, so
+// sleeps are sliced at kRecheckInterval: a blocked waiter wakes a few times a
+// second (no CPU to speak of) and sees the count for itself.
 #ifndef RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 #define RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 
@@ -37,6 +44,7 @@ namespace ringbuf {
 namespace internal {
 
 inline constexpr absl::Duration kRecheckInterval = absl::Milliseconds(200);
+inline constexpr uint32_t kSomeoneMaySleep = 1;
 
 class SlotSemaphore {
  public:
@@ -45,46 +53,37 @@ class SlotSemaphore {
 
   // Waits until `available(index)` is true for a value of the index read
   // after the call began, or until `deadline`. Returns whether it became
-  // true; with an expired deadline, checks exactly once (plus the spin).
+  // true; with an expired deadline, checks without sleeping.
   template <typename Available>
   bool Wait(const Available& available, const Deadline& deadline) {
     for (int i = 0; i < kWaitSpins; ++i) {
       if (available(line_->index.load(std::memory_order_acquire))) return true;
       CpuRelax();
     }
-    line_->waiters.fetch_add(1, std::memory_order_seq_cst);
-    bool ok;
+    uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     for (;;) {
       // seq_cst: pairs with Post's store-then-load (see the file comment).
-      uint64_t seen = line_->index.load(std::memory_order_seq_cst);
-      if (available(seen)) {
-        ok = true;
-        break;
-      }
-      if (deadline.Expired()) {
-        ok = false;
-        break;
-      }
+      const uint32_t expected =
+          line_->sleepers.fetch_or(kSomeoneMaySleep, std::memory_order_seq_cst) |
+          kSomeoneMaySleep;
+      if (available(line_->index.load(std::memory_order_seq_cst))) return true;
+      if (deadline.Expired()) return false;
       timespec until = deadline.SliceEnd(kRecheckInterval);
-      FutexWaitUntil(FutexWord(&line_->index), static_cast<uint32_t>(seen),
-                     &until);
+      FutexWaitUntil(word, expected, &until);
     }
-    line_->waiters.fetch_sub(1, std::memory_order_seq_cst);
-    if (!ok && available(line_->index.load(std::memory_order_seq_cst))) {
-      Post();  // we may have swallowed a wake-up meant for a token we leave
-    }
-    return ok;
   }
 
-  // After advancing the index with a seq_cst store: wake one sleeper, if any.
+  // After advancing the index with a seq_cst store: wake the sleepers, if any.
   void Post() {
-    if (line_->waiters.load(std::memory_order_seq_cst) != 0) {
-      FutexWake(FutexWord(&line_->index), 1);
+    uint32_t w = line_->sleepers.load(std::memory_order_seq_cst);
+    while ((w & kSomeoneMaySleep) != 0) {
+      if (line_->sleepers.compare_exchange_weak(w, w + 1,
+                                                std::memory_order_seq_cst)) {
+        FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
+        return;
+      }
     }
   }
-
-  // Wake every sleeper (crash recovery: the dead owner may have skipped Post).
-  void PostAll() { FutexWake(FutexWord(&line_->index), kWakeAll); }
 
  private:
   IndexLine* line_;

@@ -17,16 +17,8 @@
 namespace ringbuf {
 namespace internal {
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "FutexWord() takes the low half of a 64-bit index by address");
-
-// The low 32 bits of a 64-bit index, as the futex word sleepers wait on. Any
-// advance of the index changes this word (it would take 2^32 advances during
-// one sleep to fool it, and sleeps are sliced far shorter than that).
-inline uint32_t* FutexWord(std::atomic<uint64_t>* index) {
-  static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t), "");
-  return reinterpret_cast<uint32_t*>(index);
-}
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t),
+              "futex words are std::atomic<uint32_t> handed to the kernel");
 
 // Sleeps while *word == expected, until woken or until the absolute
 // CLOCK_MONOTONIC time `until` (nullptr: no limit). Returns 0 when woken, or

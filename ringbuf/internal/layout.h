@@ -7,9 +7,9 @@
 //   offset 0            Header, kHeaderSize bytes, in 64-byte cache lines:
 //     line 0              identity and geometry     set once by the creator
 //     lines 1..           send side: send lock      guarded by itself
-//     next line           tail + data waiters       tail written under send lock
+//     next line           tail + its sleepers       tail written under send lock
 //     next lines          receive side: recv lock   guarded by itself
-//     next line           head + space waiters      head written under recv lock
+//     next line           head + its sleepers       head written under recv lock
 //   offset kHeaderSize  slot[0], slot[1], ... slot[capacity-1]
 //                         each slot_stride bytes (a multiple of 64):
 //                         uint32 length | uint32 reserved | payload[slot_size]
@@ -45,9 +45,10 @@
 //                            message is committed and delivered normally. A
 //                            consumer died after taking (head++): that one
 //                            message is lost to it, nobody else's.
-//   Either way the repairer wakes every sleeper of the other side (the dead
-//   owner may have died before its wake-up call), counts the recovery and
-//   resets progress to kIdle. If the repairer itself dies before marking the
+//   Either way the repairer wakes the other side's sleepers (the dead owner
+//   may have died before its wake-up call), counts the recovery and resets
+//   progress to kIdle. The cached index needs no repair: any value the dead
+//   owner left is a lower bound of the other index, which is all it claims. If the repairer itself dies before marking the
 //   lock consistent, the lock stays owner-dead and the next locker repeats
 //   the repair, which is idempotent but for the counters.
 #ifndef RINGBUF_INTERNAL_LAYOUT_H_
@@ -89,23 +90,28 @@ struct alignas(kCacheLine) SideLock {
   uint32_t progress;        // SideProgress; guarded by mutex
   uint32_t reserved;
   uint64_t copying_index;   // index being copied while kCopying; guarded by mutex
+  // The other side's index as last read by this side, a lower bound of it
+  // (indexes only grow): the send side caches head, the receive side tail.
+  // Re-read only when it says "full" (or "empty"), so the hot path does not
+  // pull the other side's cache line every message. Guarded by mutex.
+  uint64_t cached_other_index;
   std::atomic<uint64_t> owner_deaths;  // written under mutex
   // Send side: partial sends discarded. Receive side: messages lost to a
   // consumer that died after taking them.
   std::atomic<uint64_t> lost_in_flight;  // written under mutex
 };
 
-// A ring index and the sleepers waiting for it to move.
-//   tail: written (release) by the send-lock holder; read by everyone.
-//         Its waiters are consumers sleeping until tail moves (data).
-//   head: written (release) by the recv-lock holder; read by everyone.
-//         Its waiters are producers sleeping until head moves (space).
-// `waiters` is incremented by a sleeper before it sleeps and decremented
-// after; the side that moves the index makes the wake-up system call only
-// when it is non-zero.
+// A ring index and the word its sleepers sleep on.
+//   tail: written (seq_cst) by the send-lock holder; read by everyone.
+//         Its sleepers are consumers waiting for tail to move (data).
+//   head: written (seq_cst) by the recv-lock holder; read by everyone.
+//         Its sleepers are producers waiting for head to move (space).
+// `sleepers` is epoch << 1 | someone-may-sleep: set by a sleeper before it
+// sleeps, cleared (epoch bumped) by the side that moves the index, which
+// makes the wake-up system call only then (counting_semaphore.h).
 struct alignas(kCacheLine) IndexLine {
   std::atomic<uint64_t> index;
-  std::atomic<uint32_t> waiters;
+  std::atomic<uint32_t> sleepers;
 };
 
 struct Header {

@@ -30,7 +30,7 @@ void RepairSendSide(Header& h) {
   }
   h.send.progress = kIdle;
   // The dead producer may have published without waking a consumer.
-  SlotSemaphore(&h.tail).PostAll();
+  SlotSemaphore(&h.tail).Post();
 }
 
 void RepairReceiveSide(Header& h) {
@@ -43,7 +43,7 @@ void RepairReceiveSide(Header& h) {
   }
   h.recv.progress = kIdle;
   // The dead consumer may have freed a slot without waking a producer.
-  SlotSemaphore(&h.head).PostAll();
+  SlotSemaphore(&h.head).Post();
 }
 
 }  // namespace internal
