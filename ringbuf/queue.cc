@@ -1,5 +1,6 @@
 #include "ringbuf/queue.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -31,6 +32,11 @@ absl::Status MovedFrom() {
   return absl::FailedPreconditionError("ringbuf::Queue used after move");
 }
 
+absl::Status ShutDownError(absl::string_view queue) {
+  return absl::CancelledError(
+      QueueMessage(queue, "this handle was shut down (Queue::Shutdown)"));
+}
+
 }  // namespace
 
 Queue::Queue(std::string name, internal::ShmMapping mapping,
@@ -41,7 +47,8 @@ Queue::Queue(std::string name, internal::ShmMapping mapping,
       capacity_(geometry.capacity),
       slot_size_(geometry.slot_size),
       slot_stride_(geometry.slot_stride),
-      slots_(static_cast<char*>(mapping_.data()) + internal::kHeaderSize) {}
+      slots_(static_cast<char*>(mapping_.data()) + internal::kHeaderSize),
+      shut_down_(std::make_unique<std::atomic<bool>>(false)) {}
 
 Queue::Queue(Queue&& other) noexcept { *this = std::move(other); }
 
@@ -54,6 +61,7 @@ Queue& Queue::operator=(Queue&& other) noexcept {
     slot_size_ = std::exchange(other.slot_size_, 0);
     slot_stride_ = std::exchange(other.slot_stride_, 0);
     slots_ = std::exchange(other.slots_, nullptr);
+    shut_down_ = std::move(other.shut_down_);
   }
   return *this;
 }
@@ -152,17 +160,317 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   return absl::OkStatus();
 }
 
+absl::Status Queue::CheckUsable() const {
+  if (header_ == nullptr) return MovedFrom();
+  if (shut_down_->load(std::memory_order_acquire)) return ShutDownError(name_);
+  return absl::OkStatus();
+}
+
+absl::Status Queue::Corrupt(uint64_t head, uint64_t tail) const {
+  return absl::DataLossError(QueueMessage(
+      name_, absl::StrCat("ring indexes are corrupt: head ", head, ", tail ",
+                          tail, ", capacity ", capacity_)));
+}
+
+void Queue::Shutdown() {
+  if (header_ == nullptr) return;
+  shut_down_->store(true, std::memory_order_seq_cst);
+  SlotSemaphore(&header_->tail).Interrupt();
+  SlotSemaphore(&header_->head).Interrupt();
+}
+
+// ---------------------------------------------------------------------------
+// The send side: acquire space, copy, publish.
+
+absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
+                                 uint64_t want, uint64_t* tail_out,
+                                 uint64_t* free_out) {
+  if (absl::Status s = CheckUsable(); !s.ok()) return s;
+  Header& h = *header_;
+  for (;;) {
+    RINGBUF_CRASH_POINT(kSendBeforeLock);
+    if (absl::Status s = LockSide(h.send, internal::RepairSendSide, deadline,
+                                  mode);
+        !s.ok()) {
+      return s;
+    }
+    // Only the send-lock holder writes tail. Head is read (acquire, pairing
+    // with the consumer's store of head: the slots we are about to reuse have
+    // been fully read) only when the cached copy shows less room than wanted.
+    const uint64_t tail = h.tail.index.load(std::memory_order_relaxed);
+    uint64_t head = h.send.cached_other_index;
+    if (tail - head > capacity_ - std::min(want, capacity_)) {
+      head = h.head.index.load(std::memory_order_acquire);
+      h.send.cached_other_index = head;
+    }
+    const uint64_t depth = tail - head;
+    if (depth < capacity_) {
+      RINGBUF_CRASH_POINT(kSendLocked);
+      h.send.copying_index = tail;
+      h.send.progress = internal::kCopying;
+      *tail_out = tail;
+      *free_out = capacity_ - depth;
+      return absl::OkStatus();
+    }
+    h.send.mutex.Unlock();
+    if (depth > capacity_) return Corrupt(head, tail);
+    if (mode == Mode::kTry) {
+      return absl::UnavailableError(QueueMessage(name_, "queue is full"));
+    }
+    // Sleep until head moves far enough to leave a free slot (or the
+    // indexes turn out corrupt, which the locked check then reports).
+    SlotSemaphore::Result r = SlotSemaphore(&h.head).Wait(
+        [&](uint64_t head_now) {
+          return h.tail.index.load(std::memory_order_relaxed) - head_now !=
+                 capacity_;
+        },
+        deadline, *shut_down_);
+    if (r == SlotSemaphore::Result::kCancelled) return ShutDownError(name_);
+    if (r == SlotSemaphore::Result::kExpired) {
+      return absl::DeadlineExceededError(
+          QueueMessage(name_, "timed out waiting for a free slot"));
+    }
+  }
+}
+
+void Queue::PublishTail(uint64_t new_tail) {
+  Header& h = *header_;
+  // Commit: this store takes the "full" tokens' place (full = tail - head).
+  // Release publishes the slots to consumers that acquire tail; seq_cst
+  // orders it before Post's load of the sleepers word.
+  h.tail.index.store(new_tail, std::memory_order_seq_cst);
+  RINGBUF_CRASH_POINT(kSendPublished);
+  h.send.progress = internal::kIdle;
+  h.send.mutex.Unlock();
+  RINGBUF_CRASH_POINT(kSendUnlocked);
+  SlotSemaphore(&h.tail).Post();
+}
+
+void Queue::AbandonSend() {
+  header_->send.progress = internal::kIdle;
+  header_->send.mutex.Unlock();
+}
+
+namespace {
+
+// Copies in two halves with a crash site between, so the crash tests can
+// kill a copy in the middle.
+void CopyIntoSlot(char* dst, const char* src, size_t n) {
+  const size_t half = n / 2;
+  std::memcpy(dst, src, half);
+  RINGBUF_CRASH_POINT(kSendMidCopy);
+  std::memcpy(dst + half, src + half, n - half);
+}
+
+void CopyFromSlot(char* dst, const char* src, size_t n) {
+  const size_t half = n / 2;
+  std::memcpy(dst, src, half);
+  RINGBUF_CRASH_POINT(kReceiveMidCopy);
+  std::memcpy(dst + half, src + half, n - half);
+}
+
+}  // namespace
+
+absl::Status Queue::SendImpl(absl::Span<const absl::string_view> messages,
+                             const Deadline& deadline, Mode mode,
+                             size_t* sent) {
+  *sent = 0;
+  if (header_ == nullptr) return MovedFrom();
+  for (absl::string_view m : messages) {
+    if (m.size() > slot_size_) {
+      return absl::InvalidArgumentError(QueueMessage(
+          name_, absl::StrCat("message of ", m.size(),
+                              " bytes is larger than slot_size ", slot_size_)));
+    }
+  }
+  while (*sent < messages.size()) {
+    const uint64_t want = messages.size() - *sent;
+    uint64_t tail, free;
+    if (absl::Status s = AcquireSpace(deadline, mode, want, &tail, &free);
+        !s.ok()) {
+      return s;
+    }
+    const uint64_t n = std::min(want, free);
+    for (uint64_t i = 0; i < n; ++i) {
+      absl::string_view m = messages[*sent + i];
+      char* slot = Slot(tail + i);
+      reinterpret_cast<SlotHeader*>(slot)->length =
+          static_cast<uint32_t>(m.size());
+      CopyIntoSlot(slot + internal::kSlotHeaderSize, m.data(), m.size());
+    }
+    PublishTail(tail + n);
+    *sent += n;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Queue::Send(absl::string_view message) {
-  return SendImpl(message, Deadline::Infinite(), Mode::kBlock);
+  size_t sent;
+  return SendImpl({message}, Deadline::Infinite(), Mode::kBlock, &sent);
 }
 
 absl::Status Queue::TrySend(absl::string_view message) {
-  return SendImpl(message, Deadline::Infinite(), Mode::kTry);
+  size_t sent;
+  return SendImpl({message}, Deadline::Infinite(), Mode::kTry, &sent);
 }
 
 absl::Status Queue::SendFor(absl::string_view message,
                             absl::Duration timeout) {
-  return SendImpl(message, Deadline::After(timeout), Mode::kBlock);
+  size_t sent;
+  return SendImpl({message}, Deadline::After(timeout), Mode::kBlock, &sent);
+}
+
+absl::Status Queue::SendBatch(absl::Span<const absl::string_view> messages,
+                              absl::Duration timeout, size_t* sent) {
+  return SendImpl(messages, Deadline::After(timeout), Mode::kBlock, sent);
+}
+
+absl::StatusOr<Queue::Reservation> Queue::Reserve(absl::Duration timeout) {
+  uint64_t tail, free;
+  if (absl::Status s =
+          AcquireSpace(Deadline::After(timeout), Mode::kBlock, 1, &tail, &free);
+      !s.ok()) {
+    return s;
+  }
+  char* payload = Slot(tail) + internal::kSlotHeaderSize;
+  return Reservation(this, tail, absl::Span<char>(payload, slot_size_));
+}
+
+Queue::Reservation::Reservation(Reservation&& other) noexcept
+    : queue_(std::exchange(other.queue_, nullptr)),
+      tail_(other.tail_),
+      buffer_(other.buffer_) {}
+
+Queue::Reservation& Queue::Reservation::operator=(
+    Reservation&& other) noexcept {
+  if (this != &other) {
+    if (queue_ != nullptr) queue_->AbandonSend();
+    queue_ = std::exchange(other.queue_, nullptr);
+    tail_ = other.tail_;
+    buffer_ = other.buffer_;
+  }
+  return *this;
+}
+
+Queue::Reservation::~Reservation() {
+  if (queue_ != nullptr) queue_->AbandonSend();
+}
+
+absl::Status Queue::Reservation::Commit(size_t length) {
+  if (queue_ == nullptr) {
+    return absl::FailedPreconditionError("reservation already committed or dropped");
+  }
+  if (length > buffer_.size()) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue_->name_, absl::StrCat("commit of ", length,
+                                    " bytes is larger than slot_size ",
+                                    buffer_.size())));
+  }
+  reinterpret_cast<SlotHeader*>(queue_->Slot(tail_))->length =
+      static_cast<uint32_t>(length);
+  std::exchange(queue_, nullptr)->PublishTail(tail_ + 1);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// The receive side: acquire messages, copy, publish.
+
+absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
+                                    uint64_t* head_out,
+                                    uint64_t* available_out) {
+  if (absl::Status s = CheckUsable(); !s.ok()) return s;
+  Header& h = *header_;
+  for (;;) {
+    RINGBUF_CRASH_POINT(kReceiveBeforeLock);
+    if (absl::Status s = LockSide(h.recv, internal::RepairReceiveSide,
+                                  deadline, mode);
+        !s.ok()) {
+      return s;
+    }
+    // Only the receive-lock holder writes head. Tail is read (acquire,
+    // pairing with the producer's store of tail: the slots' bytes are
+    // visible) only when the cached copy says the ring is empty.
+    const uint64_t head = h.head.index.load(std::memory_order_relaxed);
+    uint64_t tail = h.recv.cached_other_index;
+    if (tail - head - 1 >= capacity_) {  // empty (0) or out of range
+      tail = h.tail.index.load(std::memory_order_acquire);
+      h.recv.cached_other_index = tail;
+    }
+    const uint64_t depth = tail - head;
+    if (depth > 0 && depth <= capacity_) {
+      RINGBUF_CRASH_POINT(kReceiveLocked);
+      h.recv.copying_index = head;
+      h.recv.progress = internal::kCopying;
+      *head_out = head;
+      *available_out = depth;
+      return absl::OkStatus();
+    }
+    h.recv.mutex.Unlock();
+    if (depth > capacity_) return Corrupt(head, tail);
+    if (mode == Mode::kTry) {
+      return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
+    }
+    SlotSemaphore::Result r = SlotSemaphore(&h.tail).Wait(
+        [&](uint64_t tail_now) {
+          return tail_now != h.head.index.load(std::memory_order_relaxed);
+        },
+        deadline, *shut_down_);
+    if (r == SlotSemaphore::Result::kCancelled) return ShutDownError(name_);
+    if (r == SlotSemaphore::Result::kExpired) {
+      return absl::DeadlineExceededError(
+          QueueMessage(name_, "timed out waiting for a message"));
+    }
+  }
+}
+
+void Queue::PublishHead(uint64_t new_head) {
+  Header& h = *header_;
+  // Take: this store returns the "empty" tokens (empty = capacity - (tail -
+  // head)). Release hands the slots back to producers only after we finished
+  // reading them; seq_cst orders it before Post's load of the sleepers word.
+  h.head.index.store(new_head, std::memory_order_seq_cst);
+  RINGBUF_CRASH_POINT(kReceiveTaken);
+  h.recv.progress = internal::kIdle;
+  h.recv.mutex.Unlock();
+  RINGBUF_CRASH_POINT(kReceiveUnlocked);
+  SlotSemaphore(&h.head).Post();
+}
+
+void Queue::AbandonReceive() {
+  header_->recv.progress = internal::kIdle;
+  header_->recv.mutex.Unlock();
+}
+
+absl::StatusOr<absl::string_view> Queue::Payload(uint64_t head) const {
+  const char* slot = Slot(head);
+  // Read the length once: a peer could change it under us.
+  const uint32_t length =
+      reinterpret_cast<const volatile SlotHeader*>(slot)->length;
+  if (length > slot_size_) {
+    return absl::DataLossError(QueueMessage(
+        name_, absl::StrCat("message ", head, " (slot ", head % capacity_,
+                            ") has length ", length, ", larger than slot_size ",
+                            slot_size_, "; it was dropped")));
+  }
+  return absl::string_view(slot + internal::kSlotHeaderSize, length);
+}
+
+absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
+                                Mode mode) {
+  uint64_t head, available;
+  if (absl::Status s = AcquireMessages(deadline, mode, &head, &available);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<absl::string_view> payload = Payload(head);
+  if (payload.ok()) {
+    message->resize(payload->size());
+    CopyFromSlot(&(*message)[0], payload->data(), payload->size());
+  } else {
+    message->clear();  // the message is dropped rather than wedge the queue
+  }
+  PublishHead(head + 1);
+  return payload.status();
 }
 
 absl::Status Queue::Receive(std::string* message) {
@@ -177,155 +485,93 @@ absl::Status Queue::ReceiveFor(std::string* message, absl::Duration timeout) {
   return ReceiveImpl(message, Deadline::After(timeout), Mode::kBlock);
 }
 
-absl::Status Queue::Corrupt(uint64_t head, uint64_t tail) const {
-  return absl::DataLossError(QueueMessage(
-      name_, absl::StrCat("ring indexes are corrupt: head ", head, ", tail ",
-                          tail, ", capacity ", capacity_)));
+absl::StatusOr<size_t> Queue::ReceiveInto(absl::Span<char> buffer,
+                                          absl::Duration timeout) {
+  uint64_t head, available;
+  if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
+                                       &head, &available);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<absl::string_view> payload = Payload(head);
+  if (payload.ok() && payload->size() > buffer.size()) {
+    AbandonReceive();  // leave it for a receiver with room
+    return absl::ResourceExhaustedError(QueueMessage(
+        name_, absl::StrCat("the next message is ", payload->size(),
+                            " bytes; the buffer holds ", buffer.size())));
+  }
+  if (payload.ok()) CopyFromSlot(buffer.data(), payload->data(), payload->size());
+  PublishHead(head + 1);
+  if (!payload.ok()) return payload.status();
+  return payload->size();
 }
 
-absl::Status Queue::SendImpl(absl::string_view message,
-                             const Deadline& deadline, Mode mode) {
-  if (header_ == nullptr) return MovedFrom();
-  if (message.size() > slot_size_) {
-    return absl::InvalidArgumentError(QueueMessage(
-        name_, absl::StrCat("message of ", message.size(),
-                            " bytes is larger than slot_size ", slot_size_)));
+absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
+                                 std::vector<std::string>* out) {
+  if (max_messages == 0) {
+    return absl::InvalidArgumentError(
+        QueueMessage(name_, "ReceiveBatch of 0 messages"));
   }
-  Header& h = *header_;
-  for (;;) {
-    RINGBUF_CRASH_POINT(kSendBeforeLock);
-    if (absl::Status s = LockSide(h.send, internal::RepairSendSide, deadline,
-                                  mode);
-        !s.ok()) {
-      return s;
-    }
-    // Only the send-lock holder writes tail. Head is read (acquire, pairing
-    // with the consumer's store of head: the slot we are about to reuse has
-    // been fully read) only when the cached copy says the ring is full.
-    const uint64_t tail = h.tail.index.load(std::memory_order_relaxed);
-    uint64_t head = h.send.cached_other_index;
-    if (tail - head >= capacity_) {
-      head = h.head.index.load(std::memory_order_acquire);
-      h.send.cached_other_index = head;
-    }
-    const uint64_t depth = tail - head;
-    if (depth < capacity_) {
-      RINGBUF_CRASH_POINT(kSendLocked);
-      h.send.copying_index = tail;
-      h.send.progress = internal::kCopying;
-      char* slot = Slot(tail);
-      SlotHeader* sh = reinterpret_cast<SlotHeader*>(slot);
-      sh->length = static_cast<uint32_t>(message.size());
-      char* payload = slot + internal::kSlotHeaderSize;
-      const size_t half = message.size() / 2;
-      std::memcpy(payload, message.data(), half);
-      RINGBUF_CRASH_POINT(kSendMidCopy);
-      std::memcpy(payload + half, message.data() + half, message.size() - half);
-      // Commit: this store takes the "full" token's place (full = tail -
-      // head). Release publishes the slot to consumers that acquire tail;
-      // seq_cst orders it before Post's load of the waiter count.
-      h.tail.index.store(tail + 1, std::memory_order_seq_cst);
-      RINGBUF_CRASH_POINT(kSendPublished);
-      h.send.progress = internal::kIdle;
-      h.send.mutex.Unlock();
-      RINGBUF_CRASH_POINT(kSendUnlocked);
-      SlotSemaphore(&h.tail).Post();
-      return absl::OkStatus();
-    }
-    h.send.mutex.Unlock();
-    if (depth > capacity_) return Corrupt(head, tail);
-    if (mode == Mode::kTry) {
-      return absl::UnavailableError(QueueMessage(name_, "queue is full"));
-    }
-    // Sleep until head moves far enough to leave a free slot (or the
-    // indexes turn out corrupt, which the locked check then reports).
-    SlotSemaphore empty_slots(&h.head);
-    if (!empty_slots.Wait(
-            [&](uint64_t head_now) {
-              return h.tail.index.load(std::memory_order_relaxed) - head_now !=
-                     capacity_;
-            },
-            deadline)) {
-      return absl::DeadlineExceededError(
-          QueueMessage(name_, "timed out waiting for a free slot"));
-    }
+  uint64_t head, available;
+  if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
+                                       &head, &available);
+      !s.ok()) {
+    return s;
   }
+  const uint64_t n = std::min<uint64_t>(available, max_messages);
+  absl::Status status;
+  for (uint64_t i = 0; i < n; ++i) {
+    absl::StatusOr<absl::string_view> payload = Payload(head + i);
+    if (!payload.ok()) {
+      status.Update(payload.status());
+      continue;  // dropped, as in Receive
+    }
+    out->emplace_back(payload->data(), payload->size());
+  }
+  PublishHead(head + n);
+  return status;
 }
 
-absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
-                                Mode mode) {
-  if (header_ == nullptr) return MovedFrom();
-  Header& h = *header_;
-  for (;;) {
-    RINGBUF_CRASH_POINT(kReceiveBeforeLock);
-    if (absl::Status s = LockSide(h.recv, internal::RepairReceiveSide,
-                                  deadline, mode);
-        !s.ok()) {
-      return s;
-    }
-    // Only the receive-lock holder writes head. Tail is read (acquire,
-    // pairing with the producer's store of tail: the slot's bytes are
-    // visible) only when the cached copy says the ring is empty.
-    const uint64_t head = h.head.index.load(std::memory_order_relaxed);
-    uint64_t tail = h.recv.cached_other_index;
-    if (tail - head - 1 >= capacity_) {  // empty (0) or out of range
-      tail = h.tail.index.load(std::memory_order_acquire);
-      h.recv.cached_other_index = tail;
-    }
-    const uint64_t depth = tail - head;
-    if (depth > 0 && depth <= capacity_) {
-      RINGBUF_CRASH_POINT(kReceiveLocked);
-      h.recv.copying_index = head;
-      h.recv.progress = internal::kCopying;
-      const char* slot = Slot(head);
-      // Read the length once: a peer could change it under us.
-      const uint32_t length =
-          static_cast<const volatile SlotHeader*>(
-              reinterpret_cast<const SlotHeader*>(slot))
-              ->length;
-      absl::Status result;
-      if (length <= slot_size_) {
-        const char* payload = slot + internal::kSlotHeaderSize;
-        message->resize(length);
-        const size_t half = length / 2;
-        std::memcpy(&(*message)[0], payload, half);
-        RINGBUF_CRASH_POINT(kReceiveMidCopy);
-        std::memcpy(&(*message)[0] + half, payload + half, length - half);
-      } else {
-        // Drop the message rather than wedge the queue on it forever.
-        message->clear();
-        result = absl::DataLossError(QueueMessage(
-            name_, absl::StrCat("message ", head, " (slot ", head % capacity_,
-                                ") has length ", length,
-                                ", larger than slot_size ", slot_size_,
-                                "; it was dropped")));
-      }
-      // Take: this store returns the "empty" token (empty = capacity -
-      // (tail - head)). Release hands the slot back to producers only after
-      // we finished reading it; seq_cst orders it before Post's load.
-      h.head.index.store(head + 1, std::memory_order_seq_cst);
-      RINGBUF_CRASH_POINT(kReceiveTaken);
-      h.recv.progress = internal::kIdle;
-      h.recv.mutex.Unlock();
-      RINGBUF_CRASH_POINT(kReceiveUnlocked);
-      SlotSemaphore(&h.head).Post();
-      return result;
-    }
-    h.recv.mutex.Unlock();
-    if (depth > capacity_) return Corrupt(head, tail);
-    if (mode == Mode::kTry) {
-      return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
-    }
-    SlotSemaphore full_slots(&h.tail);
-    if (!full_slots.Wait(
-            [&](uint64_t tail_now) {
-              return tail_now != h.head.index.load(std::memory_order_relaxed);
-            },
-            deadline)) {
-      return absl::DeadlineExceededError(
-          QueueMessage(name_, "timed out waiting for a message"));
-    }
+absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
+  uint64_t head, available;
+  if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
+                                       &head, &available);
+      !s.ok()) {
+    return s;
   }
+  absl::StatusOr<absl::string_view> payload = Payload(head);
+  if (!payload.ok()) {
+    PublishHead(head + 1);  // dropped, as in Receive
+    return payload.status();
+  }
+  return Peeked(this, head, *payload);
+}
+
+Queue::Peeked::Peeked(Peeked&& other) noexcept
+    : queue_(std::exchange(other.queue_, nullptr)),
+      head_(other.head_),
+      data_(other.data_) {}
+
+Queue::Peeked& Queue::Peeked::operator=(Peeked&& other) noexcept {
+  if (this != &other) {
+    if (queue_ != nullptr) queue_->AbandonReceive();
+    queue_ = std::exchange(other.queue_, nullptr);
+    head_ = other.head_;
+    data_ = other.data_;
+  }
+  return *this;
+}
+
+Queue::Peeked::~Peeked() {
+  if (queue_ != nullptr) queue_->AbandonReceive();
+}
+
+absl::Status Queue::Peeked::Release() {
+  if (queue_ == nullptr) {
+    return absl::FailedPreconditionError("message already released or dropped");
+  }
+  std::exchange(queue_, nullptr)->PublishHead(head_ + 1);
+  return absl::OkStatus();
 }
 
 Stats Queue::GetStats() const {

@@ -52,13 +52,17 @@
 #ifndef RINGBUF_QUEUE_H_
 #define RINGBUF_QUEUE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/shm_mapping.h"
@@ -107,6 +111,7 @@ class Queue {
   //   OK: committed; it will be received exactly once, after every message
   //     committed before it.
   //   InvalidArgument: message.size() > slot_size(); nothing is enqueued.
+  //   Cancelled: Shutdown() was called on this handle.
   //   DataLoss: the queue's shared state is corrupt.
   absl::Status Send(absl::string_view message);
 
@@ -120,9 +125,23 @@ class Queue {
   //     nothing is enqueued.
   absl::Status SendFor(absl::string_view message, absl::Duration timeout);
 
+  // Sends `messages` in order, taking the send lock and waking consumers once
+  // per group of messages that fit at a time (once in all, if they all fit).
+  // Each message commits as in Send; they are not atomic as a group: another
+  // producer's messages may fall between groups. `*sent` (required) is how
+  // many were committed, also on error.
+  //   OK: all were committed.
+  //   DeadlineExceeded: `timeout` passed first; the first *sent were
+  //     committed, the rest were not.
+  //   InvalidArgument: some message is longer than slot_size(); none was sent.
+  //   Cancelled, DataLoss: as Send; *sent says how many went before.
+  absl::Status SendBatch(absl::Span<const absl::string_view> messages,
+                         absl::Duration timeout, size_t* sent);
+
   // Receives the oldest message into `*message` (replacing its contents,
   // reusing its buffer), blocking while the queue is empty.
   //   OK: `*message` holds the message, which no other receiver will get.
+  //   Cancelled: Shutdown() was called on this handle.
   //   DataLoss: the queue's shared state is corrupt. If only the slot's length
   //     word is, that message is dropped (counted as received) so the queue
   //     is not wedged, and the error names the slot.
@@ -137,6 +156,47 @@ class Queue {
   //   DeadlineExceeded: no message arrived in time.
   absl::Status ReceiveFor(std::string* message, absl::Duration timeout);
 
+  // Receives into a caller's buffer: the message's length on OK.
+  //   ResourceExhausted: the oldest message is longer than buffer.size(); it
+  //     stays in the queue (the message says how long it is).
+  //   Otherwise as ReceiveFor.
+  absl::StatusOr<size_t> ReceiveInto(absl::Span<char> buffer,
+                                     absl::Duration timeout);
+
+  // Waits up to `timeout` for at least one message, then takes up to
+  // `max_messages` of those waiting with one lock acquisition and one wake-up
+  // of producers, appending them to `*out` in order.
+  //   OK: at least one message was appended.
+  //   DeadlineExceeded: none arrived in time; `*out` is unchanged.
+  //   Cancelled, DataLoss: as Receive; messages already taken are in *out.
+  absl::Status ReceiveBatch(size_t max_messages, absl::Duration timeout,
+                            std::vector<std::string>* out);
+
+  // Zero-copy send: a slot reserved for this thread to write in place.
+  class Reservation;
+  // Waits up to `timeout` for a free slot and reserves it; the send lock is
+  // held until the reservation is committed or dropped, so write promptly,
+  // and commit or drop it on the thread that reserved it. A process that dies
+  // holding a reservation has it reclaimed by crash recovery; nothing of it
+  // is ever delivered. Codes as SendFor.
+  absl::StatusOr<Reservation> Reserve(absl::Duration timeout);
+
+  // Zero-copy receive: the oldest message, seen in its slot.
+  class Peeked;
+  // Waits up to `timeout` for a message and returns a view of it in place;
+  // the receive lock is held until it is released or dropped (same thread).
+  // Release() takes the message; dropping the Peeked without Release()
+  // leaves it at the head of the queue. A process that dies holding one
+  // leaves the message in the queue. Codes as ReceiveFor.
+  absl::StatusOr<Peeked> Peek(absl::Duration timeout);
+
+  // Wakes every thread blocked in a call on this handle and makes them, and
+  // every later call on this handle, return Cancelled. Other handles and
+  // processes are unaffected (the queue stays as it is). Safe to call from
+  // any thread, more than once, and from a signal handler (it stores an
+  // atomic and makes futex system calls only). For a service's SIGTERM path.
+  void Shutdown();
+
   // A snapshot read without taking any lock, so it works even while a dead
   // process holds one. See Stats for how exact each field is.
   Stats GetStats() const;
@@ -147,19 +207,40 @@ class Queue {
   uint32_t slot_size() const { return slot_size_; }
 
  private:
+  friend class QueueNotifier;
   enum class Mode { kBlock, kTry };
 
   Queue(std::string name, internal::ShmMapping mapping,
         const internal::Geometry& geometry);
 
-  absl::Status SendImpl(absl::string_view message,
-                        const internal::Deadline& deadline, Mode mode);
+  // Takes the send lock with at least one free slot, waiting as `mode` and
+  // `deadline` allow; on OK the lock is held, slot[*tail] onwards is free
+  // for *free messages, and the side's progress says kCopying.
+  absl::Status AcquireSpace(const internal::Deadline& deadline, Mode mode,
+                            uint64_t want, uint64_t* tail, uint64_t* free);
+  // Commits slots up to new_tail, releases the lock and wakes consumers.
+  void PublishTail(uint64_t new_tail);
+  // Releases the send lock without committing anything.
+  void AbandonSend();
+  // The mirror images for the receive side.
+  absl::Status AcquireMessages(const internal::Deadline& deadline, Mode mode,
+                               uint64_t* head, uint64_t* available);
+  void PublishHead(uint64_t new_head);
+  void AbandonReceive();
+
+  absl::Status SendImpl(absl::Span<const absl::string_view> messages,
+                        const internal::Deadline& deadline, Mode mode,
+                        size_t* sent);
   absl::Status ReceiveImpl(std::string* message,
                            const internal::Deadline& deadline, Mode mode);
   // Takes `side`'s lock, running `repair` first if its last owner died.
   absl::Status LockSide(internal::SideLock& side,
                         void (*repair)(internal::Header&),
                         const internal::Deadline& deadline, Mode mode);
+  // The payload of the message at `head` (receive lock held), or DataLoss
+  // naming the slot if its length word is out of range.
+  absl::StatusOr<absl::string_view> Payload(uint64_t head) const;
+  absl::Status CheckUsable() const;
   absl::Status Corrupt(uint64_t head, uint64_t tail) const;
   char* Slot(uint64_t index) const;
 
@@ -172,6 +253,59 @@ class Queue {
   uint32_t slot_size_ = 0;
   uint64_t slot_stride_ = 0;
   char* slots_ = nullptr;
+  // Set by Shutdown(); on the heap so that its address is stable for
+  // threads blocked in this handle and for notifiers.
+  std::unique_ptr<std::atomic<bool>> shut_down_;
+};
+
+// A reserved slot (Queue::Reserve). Move-only; dropping it uncommitted
+// releases the slot with nothing sent.
+class Queue::Reservation {
+ public:
+  Reservation(Reservation&& other) noexcept;
+  Reservation& operator=(Reservation&& other) noexcept;
+  ~Reservation();
+
+  // Where to write: slot_size() bytes, in the shared mapping.
+  absl::Span<char> buffer() const { return buffer_; }
+
+  // Publishes the first `length` bytes of buffer() as one message.
+  //   OK: committed, exactly as Send.
+  //   InvalidArgument: length > buffer().size(); still reserved.
+  //   FailedPrecondition: already committed or dropped.
+  absl::Status Commit(size_t length);
+
+ private:
+  friend class Queue;
+  Reservation(Queue* queue, uint64_t tail, absl::Span<char> buffer)
+      : queue_(queue), tail_(tail), buffer_(buffer) {}
+  Queue* queue_;
+  uint64_t tail_;
+  absl::Span<char> buffer_;
+};
+
+// A message seen in place (Queue::Peek). Move-only; dropping it without
+// Release() leaves the message at the head of the queue.
+class Queue::Peeked {
+ public:
+  Peeked(Peeked&& other) noexcept;
+  Peeked& operator=(Peeked&& other) noexcept;
+  ~Peeked();
+
+  // The message bytes, in the shared mapping; valid until Release() or drop.
+  absl::string_view data() const { return data_; }
+
+  // Takes the message: no other receiver will get it.
+  //   FailedPrecondition: already released or dropped.
+  absl::Status Release();
+
+ private:
+  friend class Queue;
+  Peeked(Queue* queue, uint64_t head, absl::string_view data)
+      : queue_(queue), head_(head), data_(data) {}
+  Queue* queue_;
+  uint64_t head_;
+  absl::string_view data_;
 };
 
 }  // namespace ringbuf

@@ -51,26 +51,45 @@ class SlotSemaphore {
   // `raised_by` is the index line whose advance raises this count.
   explicit SlotSemaphore(IndexLine* raised_by) : line_(raised_by) {}
 
+  enum class Result { kAvailable, kExpired, kCancelled };
+
   // Waits until `available(index)` is true for a value of the index read
-  // after the call began, or until `deadline`. Returns whether it became
-  // true; with an expired deadline, checks without sleeping.
+  // after the call began, until `deadline`, or until `*cancelled` is set
+  // (and Interrupt() called). With an expired deadline, checks without
+  // sleeping.
   template <typename Available>
-  bool Wait(const Available& available, const Deadline& deadline) {
+  Result Wait(const Available& available, const Deadline& deadline,
+              const std::atomic<bool>& cancelled) {
     for (int i = 0; i < kWaitSpins; ++i) {
-      if (available(line_->index.load(std::memory_order_acquire))) return true;
+      if (available(line_->index.load(std::memory_order_acquire))) {
+        return Result::kAvailable;
+      }
       CpuRelax();
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     for (;;) {
-      // seq_cst: pairs with Post's store-then-load (see the file comment).
+      // seq_cst: pairs with Post's store-then-load (see the file comment),
+      // and with Interrupt's store of `cancelled` then epoch bump.
       const uint32_t expected =
           line_->sleepers.fetch_or(kSomeoneMaySleep, std::memory_order_seq_cst) |
           kSomeoneMaySleep;
-      if (available(line_->index.load(std::memory_order_seq_cst))) return true;
-      if (deadline.Expired()) return false;
+      if (available(line_->index.load(std::memory_order_seq_cst))) {
+        return Result::kAvailable;
+      }
+      if (cancelled.load(std::memory_order_seq_cst)) return Result::kCancelled;
+      if (deadline.Expired()) return Result::kExpired;
       timespec until = deadline.SliceEnd(kRecheckInterval);
       FutexWaitUntil(word, expected, &until);
     }
+  }
+
+  // After the caller set its `cancelled` flag (seq_cst): moves the epoch so
+  // no sleeper can go to sleep on the old value, and wakes every sleeper.
+  // Sleepers of other handles wake too, find nothing changed for them, and
+  // sleep again.
+  void Interrupt() {
+    line_->sleepers.fetch_add(2, std::memory_order_seq_cst);
+    FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
   }
 
   // After advancing the index with a seq_cst store: wake the sleepers, if any.

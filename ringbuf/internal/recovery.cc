@@ -36,10 +36,13 @@ void RepairSendSide(Header& h) {
 void RepairReceiveSide(Header& h) {
   h.recv.owner_deaths.fetch_add(1, std::memory_order_relaxed);
   RINGBUF_CRASH_POINT(kRepairing);
-  // Taken but never returned: lost to the dead consumer alone. Had it not
-  // advanced head, the message would simply still be at head.
+  // Taken but never returned: lost to the dead consumer alone (one message,
+  // or the batch it was taking). Had it not advanced head, the messages
+  // would simply still be at head.
   if (DeadOwnerAdvanced(h.recv, h.head)) {
-    h.recv.lost_in_flight.fetch_add(1, std::memory_order_relaxed);
+    h.recv.lost_in_flight.fetch_add(
+        h.head.index.load(std::memory_order_relaxed) - h.recv.copying_index,
+        std::memory_order_relaxed);
   }
   h.recv.progress = kIdle;
   // The dead consumer may have freed a slot without waking a producer.
