@@ -153,6 +153,11 @@ static_assert(offsetof(Header, send) % kCacheLine == 0 &&
                   offsetof(Header, head) % kCacheLine == 0,
               "each side's hot words get their own cache lines (no false sharing)");
 static_assert(sizeof(IndexLine) == kCacheLine, "one line per index");
+static_assert(offsetof(Header, send) == 64 && offsetof(Header, tail) == 192 &&
+                  offsetof(Header, recv) == 256 &&
+                  offsetof(Header, head) == 384 && kHeaderSize == 448,
+              "docs/design.md draws these offsets: change it with them, and "
+              "bump kLayoutVersion");
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
                   std::atomic<uint32_t>::is_always_lock_free,
               "atomics in shared memory must be lock-free to work across processes");
