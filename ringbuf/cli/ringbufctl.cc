@@ -20,23 +20,27 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "ringbuf/queue.h"
 
-// Signed, so that a negative value reaches our own check, which names the
-// queue, rather than failing inside flag parsing.
-ABSL_FLAG(int64_t, capacity, 0, "create (required): number of slots");
-ABSL_FLAG(int64_t, slot_size, 0, "create (required): largest message in bytes");
+// Value flags are strings parsed here, not by absl, so that every bad value
+// is reported in one line naming the queue (absl's own messages do not).
+ABSL_FLAG(std::string, capacity, "", "create (required): number of slots");
+ABSL_FLAG(std::string, slot_size, "",
+          "create (required): largest message in bytes");
 ABSL_FLAG(std::string, mode, "0600",
           "create: octal permission bits of the queue, applied exactly");
 ABSL_FLAG(std::string, timeout, "",
           "send/recv: how long to wait (absl duration: 250ms, 2s, inf). "
           "Default: send waits forever; recv waits forever with --count, "
           "else 0 (stop as soon as the queue is empty)");
-ABSL_FLAG(int64_t, count, -1, "recv: stop after this many messages");
+ABSL_FLAG(std::string, count, "", "recv: stop after this many messages");
 ABSL_FLAG(bool, json, false, "stat: print one JSON object");
 
 namespace ringbuf {
@@ -70,29 +74,60 @@ int UsageError(absl::string_view why) {
   return kExitUsage;
 }
 
+// The flags given on the command line, by name (this absl version keeps
+// "was it given?" private, and "given empty" must differ from "not given").
+std::vector<std::string>& GivenFlags() {
+  static auto* given = new std::vector<std::string>;
+  return *given;
+}
+
+bool Specified(absl::string_view flag) {
+  for (const std::string& f : GivenFlags()) {
+    if (f == flag) return true;
+  }
+  return false;
+}
+
+absl::Status FlagError(absl::string_view queue, absl::string_view flag,
+                       absl::string_view value, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "queue '", queue, "': --", flag, "='", value, "' ", why));
+}
+
 // Parses --timeout, or returns `fallback` when it was not given.
-absl::StatusOr<absl::Duration> TimeoutFlag(absl::Duration fallback) {
-  std::string text = absl::GetFlag(FLAGS_timeout);
-  if (text.empty()) return fallback;
+absl::StatusOr<absl::Duration> TimeoutFlag(absl::string_view queue,
+                                           absl::Duration fallback) {
+  if (!Specified("timeout")) return fallback;
+  const std::string text = absl::GetFlag(FLAGS_timeout);
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--timeout='", text, "' is not a duration (e.g. 250ms, 2s, inf)"));
+  if (text.empty() || !absl::ParseDuration(text, &d)) {
+    return FlagError(queue, "timeout", text,
+                     "is not a duration (e.g. 250ms, 2s, inf)");
   }
   return d;
 }
 
-// Reads a required, positive geometry flag.
-absl::StatusOr<int64_t> GeometryFlag(const std::string& queue,
-                                     absl::string_view flag, int64_t value,
-                                     int64_t max) {
-  if (value < 1 || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queue '", queue, "': --", flag,
-        value == 0 ? " is required" : absl::StrCat("=", value, " is out of range"),
-        " (1..", max, ")"));
+// Parses an integer flag that must lie in [1, max].
+absl::StatusOr<int64_t> CountFlag(absl::string_view queue,
+                                  absl::string_view flag,
+                                  const std::string& text, int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < 1 || value > max) {
+    return FlagError(queue, flag, text,
+                     absl::StrCat("is not a whole number in 1..", max));
   }
   return value;
+}
+
+// Reads a required, positive geometry flag.
+absl::StatusOr<int64_t> GeometryFlag(absl::string_view queue,
+                                     absl::string_view flag,
+                                     const std::string& text, int64_t max) {
+  if (!Specified(flag)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue '", queue, "': --", flag, " is required"));
+  }
+  return CountFlag(queue, flag, text, max);
 }
 
 int Create(const std::string& name) {
@@ -128,7 +163,7 @@ void WriteLine(absl::string_view line) {
 
 int Send(const std::string& name, const std::vector<std::string>& messages) {
   absl::StatusOr<absl::Duration> timeout =
-      TimeoutFlag(absl::InfiniteDuration());
+      TimeoutFlag(name, absl::InfiniteDuration());
   if (!timeout.ok()) return UsageError(timeout.status().message());
   absl::StatusOr<Queue> queue = Queue::Open(name);
   if (!queue.ok()) return Fail("send", queue.status());
@@ -155,10 +190,16 @@ int Send(const std::string& name, const std::vector<std::string>& messages) {
 }
 
 int Receive(const std::string& name) {
-  const int64_t count = absl::GetFlag(FLAGS_count);
-  const bool counted = count >= 0;
+  const bool counted = Specified("count");
+  int64_t count = 0;
+  if (counted) {
+    absl::StatusOr<int64_t> parsed = CountFlag(
+        name, "count", absl::GetFlag(FLAGS_count), int64_t{1} << 62);
+    if (!parsed.ok()) return UsageError(parsed.status().message());
+    count = *parsed;
+  }
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(
-      counted ? absl::InfiniteDuration() : absl::ZeroDuration());
+      name, counted ? absl::InfiniteDuration() : absl::ZeroDuration());
   if (!timeout.ok()) return UsageError(timeout.status().message());
   absl::StatusOr<Queue> queue = Queue::Open(name);
   if (!queue.ok()) return Fail("recv", queue.status());
@@ -244,8 +285,46 @@ int Remove(const std::string& name) {
   return kExitOk;
 }
 
+// absl reports an unknown flag without naming the queue and exits; find
+// such flags first, noting every flag given. Returns the first unknown flag,
+// or "".
+std::string UnknownFlag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    absl::string_view flag = arg.substr(0, arg.find('='));
+    GivenFlags().emplace_back(flag);
+    if (absl::FindCommandLineFlag(flag) != nullptr) continue;
+    // --nojson is --json=false.
+    if (absl::ConsumePrefix(&flag, "no") &&
+        absl::FindCommandLineFlag(flag) != nullptr) {
+      continue;
+    }
+    return std::string(argv[i]);
+  }
+  return "";
+}
+
+// The NAME argument, if one was given (the second non-flag argument).
+std::string NameArgument(int argc, char** argv) {
+  int seen = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-' && argv[i][1] != '\0') continue;
+    if (++seen == 2) return argv[i];
+  }
+  return "";
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  if (std::string flag = UnknownFlag(argc, argv); !flag.empty()) {
+    std::string name = NameArgument(argc, argv);
+    return UsageError(absl::StrCat(name.empty() ? "" : "queue '", name,
+                                   name.empty() ? "" : "': ", "unknown flag '",
+                                   flag, "'"));
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return UsageError("missing COMMAND");
   const std::string command = args[1];
