@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ringbuf/internal/counting_semaphore.h"
 #include "ringbuf/internal/crash_point.h"
@@ -256,6 +258,7 @@ namespace {
 // Copies in two halves with a crash site between, so the crash tests can
 // kill a copy in the middle.
 void CopyIntoSlot(char* dst, const char* src, size_t n) {
+  if (n == 0) return;  // src may be null for an empty message
   const size_t half = n / 2;
   std::memcpy(dst, src, half);
   RINGBUF_CRASH_POINT(kSendMidCopy);
@@ -263,6 +266,7 @@ void CopyIntoSlot(char* dst, const char* src, size_t n) {
 }
 
 void CopyFromSlot(char* dst, const char* src, size_t n) {
+  if (n == 0) return;  // dst may be null for an empty buffer
   const size_t half = n / 2;
   std::memcpy(dst, src, half);
   RINGBUF_CRASH_POINT(kReceiveMidCopy);
@@ -487,18 +491,40 @@ absl::Status Queue::ReceiveFor(std::string* message, absl::Duration timeout) {
 
 absl::StatusOr<size_t> Queue::ReceiveInto(absl::Span<char> buffer,
                                           absl::Duration timeout) {
+  return ReceiveIntoImpl(buffer, Deadline::After(timeout), Mode::kBlock);
+}
+
+absl::StatusOr<size_t> Queue::TryReceiveInto(absl::Span<char> buffer) {
+  return ReceiveIntoImpl(buffer, Deadline::Infinite(), Mode::kTry);
+}
+
+size_t Queue::MessageSizeOf(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kMessageSizePayload);
+  size_t size = 0;
+  if (!payload.has_value() ||
+      !absl::SimpleAtoi(std::string(*payload), &size)) {
+    return 0;
+  }
+  return size;
+}
+
+absl::StatusOr<size_t> Queue::ReceiveIntoImpl(absl::Span<char> buffer,
+                                              const Deadline& deadline,
+                                              Mode mode) {
   uint64_t head, available;
-  if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
-                                       &head, &available);
+  if (absl::Status s = AcquireMessages(deadline, mode, &head, &available);
       !s.ok()) {
     return s;
   }
   absl::StatusOr<absl::string_view> payload = Payload(head);
   if (payload.ok() && payload->size() > buffer.size()) {
     AbandonReceive();  // leave it for a receiver with room
-    return absl::ResourceExhaustedError(QueueMessage(
+    absl::Status too_long = absl::ResourceExhaustedError(QueueMessage(
         name_, absl::StrCat("the next message is ", payload->size(),
                             " bytes; the buffer holds ", buffer.size())));
+    too_long.SetPayload(kMessageSizePayload,
+                        absl::Cord(absl::StrCat(payload->size())));
+    return too_long;
   }
   if (payload.ok()) CopyFromSlot(buffer.data(), payload->data(), payload->size());
   PublishHead(head + 1);

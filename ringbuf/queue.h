@@ -158,10 +158,19 @@ class Queue {
 
   // Receives into a caller's buffer: the message's length on OK.
   //   ResourceExhausted: the oldest message is longer than buffer.size(); it
-  //     stays in the queue (the message says how long it is).
+  //     stays in the queue. The status carries its length as the payload
+  //     kMessageSizePayload (decimal), see MessageSizeOf().
   //   Otherwise as ReceiveFor.
   absl::StatusOr<size_t> ReceiveInto(absl::Span<char> buffer,
                                      absl::Duration timeout);
+  // As ReceiveInto, but never waits for a message (Unavailable, as
+  // TryReceive).
+  absl::StatusOr<size_t> TryReceiveInto(absl::Span<char> buffer);
+  static constexpr absl::string_view kMessageSizePayload =
+      "ringbuf/message_size";
+  // The message length a ResourceExhausted status from ReceiveInto carries,
+  // or 0 if `status` has none.
+  static size_t MessageSizeOf(const absl::Status& status);
 
   // Waits up to `timeout` for at least one message, then takes up to
   // `max_messages` of those waiting with one lock acquisition and one wake-up
@@ -233,6 +242,9 @@ class Queue {
                         size_t* sent);
   absl::Status ReceiveImpl(std::string* message,
                            const internal::Deadline& deadline, Mode mode);
+  absl::StatusOr<size_t> ReceiveIntoImpl(absl::Span<char> buffer,
+                                         const internal::Deadline& deadline,
+                                         Mode mode);
   // Takes `side`'s lock, running `repair` first if its last owner died.
   absl::Status LockSide(internal::SideLock& side,
                         void (*repair)(internal::Header&),

@@ -1,0 +1,189 @@
+// Writes the seed corpus of //fuzz:mapping_fuzzer (fuzz/corpus/) from the
+// real layout, so the seeds follow layout.h when it changes:
+//
+//   bazel run //fuzz:make_corpus -- "$PWD/fuzz/corpus"
+//
+// The input format is described in mapping_fuzzer.cc. Each seed is a small,
+// meaningful starting point: a clean round trip, each kind of damage the
+// existing tests pin, lock words held by "us", and valid raw objects.
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/queue.h"
+
+namespace {
+
+using ringbuf::internal::Header;
+using ringbuf::internal::SideLock;
+using Bytes = std::vector<uint8_t>;
+
+// Record builders; tags and layouts as in mapping_fuzzer.cc.
+enum Op : uint8_t { kStats, kTrySend, kTryReceive, kSendFor, kReceiveFor, kOpenAnother };
+
+void Overwrite(Bytes* b, uint16_t offset, const Bytes& bytes) {
+  b->insert(b->end(), {0, static_cast<uint8_t>(offset),
+                       static_cast<uint8_t>(offset >> 8),
+                       static_cast<uint8_t>(bytes.size())});
+  b->insert(b->end(), bytes.begin(), bytes.end());
+}
+void CreatorOp(Bytes* b, Op op, uint8_t a = 0, uint8_t c = 0) {
+  b->insert(b->end(), {2, op});
+  if (op == kTrySend || op == kReceiveFor) b->push_back(a);
+  if (op == kSendFor) b->insert(b->end(), {a, c});
+}
+void OpenedOp(Bytes* b, Op op, uint8_t a = 0, uint8_t c = 0) {
+  b->insert(b->end(), {3, op});
+  if (op == kTrySend || op == kReceiveFor) b->push_back(a);
+  if (op == kSendFor) b->insert(b->end(), {a, c});
+}
+void Reopen(Bytes* b) { b->push_back(4); }
+void OwnTid(Bytes* b, uint16_t offset, uint8_t high_bits) {
+  b->insert(b->end(), {5, static_cast<uint8_t>(offset),
+                       static_cast<uint8_t>(offset >> 8), high_bits});
+}
+Bytes U64(uint64_t v) {
+  Bytes b(8);
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return b;
+}
+
+// flags: policy << 2; capacity-1, slot_size-1, prefill.
+Bytes Live(uint8_t policy, uint8_t capacity, uint8_t slot_size,
+           uint8_t prefill) {
+  return {static_cast<uint8_t>(policy << 2),
+          static_cast<uint8_t>(capacity - 1),
+          static_cast<uint8_t>(slot_size - 1), prefill};
+}
+
+void EveryOp(Bytes* b) {
+  CreatorOp(b, kStats);
+  CreatorOp(b, kTryReceive);
+  CreatorOp(b, kTrySend, 5);
+  CreatorOp(b, kSendFor, 9, 1);
+  CreatorOp(b, kReceiveFor, 2);
+  OpenedOp(b, kTryReceive);
+  OpenedOp(b, kTrySend, 3);
+  OpenedOp(b, kOpenAnother);
+}
+
+// The bytes of a real queue object, as a raw-variant input.
+Bytes RawQueue(uint64_t capacity, uint32_t slot_size, int sends) {
+  const std::string name = absl::StrCat("/ringbuf-make-corpus-", getpid());
+  shm_unlink(name.c_str());
+  ringbuf::Options o;
+  o.capacity = capacity;
+  o.slot_size = slot_size;
+  absl::StatusOr<ringbuf::Queue> q = ringbuf::Queue::Create(name, o);
+  if (!q.ok()) return {};
+  for (int i = 0; i < sends; ++i) (void)q->TrySend("seed");
+  int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  struct stat st;
+  fstat(fd, &st);
+  Bytes object(static_cast<size_t>(st.st_size));
+  (void)pread(fd, object.data(), object.size(), 0);
+  close(fd);
+  shm_unlink(name.c_str());
+  Bytes b = {2, static_cast<uint8_t>(object.size()),
+             static_cast<uint8_t>(object.size() >> 8)};
+  b.insert(b.end(), object.begin(), object.end());
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_corpus OUTPUT_DIR\n");
+    return 2;
+  }
+  const size_t send_mutex = offsetof(Header, send) + offsetof(SideLock, mutex);
+  const size_t recv_mutex = offsetof(Header, recv) + offsetof(SideLock, mutex);
+  const size_t kind = offsetof(pthread_mutex_t, __data.__kind);
+  const size_t owner = offsetof(pthread_mutex_t, __data.__owner);
+  std::vector<std::pair<std::string, Bytes>> seeds;
+
+  Bytes clean = Live(0, 4, 32, 2);
+  EveryOp(&clean);
+  seeds.push_back({"live-clean-round-trip", clean});
+
+  Bytes tail = Live(0, 4, 32, 2);
+  Overwrite(&tail, offsetof(Header, tail), U64(1000));
+  EveryOp(&tail);
+  seeds.push_back({"live-tail-far-ahead", tail});
+
+  Bytes head = Live(0, 3, 16, 3);
+  Overwrite(&head, offsetof(Header, head), U64(~uint64_t{0}));
+  EveryOp(&head);
+  seeds.push_back({"live-head-wrapped", head});
+
+  Bytes length = Live(0, 4, 32, 2);
+  Overwrite(&length, ringbuf::internal::kHeaderSize, {0xff, 0xff, 0xff, 0xff});
+  EveryOp(&length);
+  seeds.push_back({"live-slot-length-huge", length});
+
+  Bytes geometry = Live(0, 4, 32, 1);
+  Overwrite(&geometry, offsetof(Header, capacity), U64(2));
+  Overwrite(&geometry, offsetof(Header, slot_stride), U64(128));
+  Reopen(&geometry);
+  EveryOp(&geometry);
+  seeds.push_back({"live-geometry-rewritten", geometry});
+
+  Bytes progress = Live(0, 2, 8, 1);
+  Overwrite(&progress, offsetof(Header, send) + offsetof(SideLock, progress),
+            {1, 0, 0, 0});
+  Overwrite(&progress, offsetof(Header, recv) + offsetof(SideLock, progress),
+            {1, 0, 0, 0});
+  EveryOp(&progress);
+  seeds.push_back({"live-progress-words", progress});
+
+  Bytes held = Live(1, 4, 32, 2);
+  OwnTid(&held, send_mutex, 0);
+  EveryOp(&held);
+  seeds.push_back({"lockstate-send-held-by-us", held});
+
+  Bytes dead = Live(1, 4, 32, 2);
+  OwnTid(&dead, recv_mutex, 1);  // FUTEX_OWNER_DIED with our id
+  EveryOp(&dead);
+  seeds.push_back({"lockstate-recv-owner-died", dead});
+
+  Bytes unrecoverable = Live(1, 4, 32, 2);
+  Overwrite(&unrecoverable, send_mutex + owner, {0xfe, 0xff, 0xff, 0x7f});
+  EveryOp(&unrecoverable);
+  seeds.push_back({"lockstate-send-notrecoverable", unrecoverable});
+
+  Bytes kind_bytes = Live(2, 4, 32, 2);
+  Overwrite(&kind_bytes, send_mutex + kind, {0x91, 0, 0, 0});  // recursive
+  OwnTid(&kind_bytes, send_mutex, 0);
+  OwnTid(&kind_bytes, send_mutex + owner, 0);
+  EveryOp(&kind_bytes);
+  seeds.push_back({"mutex-send-kind-recursive", kind_bytes});
+
+  seeds.push_back({"raw-queue-1x8-empty", RawQueue(1, 8, 0)});
+  seeds.push_back({"raw-queue-2x24-one-message", RawQueue(2, 24, 1)});
+  seeds.push_back({"raw-too-small", {2, 100, 0, 'R', 'B', 'U', 'F'}});
+
+  for (const auto& [name, bytes] : seeds) {
+    if (bytes.empty()) {
+      std::fprintf(stderr, "make_corpus: could not build %s\n", name.c_str());
+      return 1;
+    }
+    std::ofstream out(std::string(argv[1]) + "/" + name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) return 1;
+  }
+  std::printf("make_corpus: wrote %zu seeds to %s\n", seeds.size(), argv[1]);
+  return 0;
+}

@@ -1,0 +1,261 @@
+/* ringbuf C API: the queue of ringbuf/queue.h for C programs and for other
+ * languages' foreign-function interfaces (Python ctypes, Rust, Go cgo).
+ *
+ * This is a pure C header (C99 or later, and C++). Every function is a thin,
+ * non-throwing wrapper over ringbuf::Queue, so the queue is the same one: a
+ * bounded, multi-producer, multi-consumer message queue in one named POSIX
+ * shared-memory object, for processes on one host. C, C++, Python, ...
+ * processes may send and receive on the same queue at once.
+ *
+ * A queue is a ring of `capacity` fixed-size slots. A message is any byte
+ * string of 0..slot_size bytes (binary-safe: NULs and newlines included);
+ * its boundaries are preserved.
+ *
+ * Open modes. ringbuf_create makes a new queue and fails if the name exists;
+ * ringbuf_open attaches to an existing one and fails if it is missing;
+ * ringbuf_open_or_create does whichever applies, safely when many processes
+ * race on the same name. Names are "orders" or "/orders" (the same queue):
+ * 1..240 bytes after the optional leading '/', with no other '/'.
+ *
+ * Concurrency. Any number of processes and threads may send and receive on
+ * one queue at once; one ringbuf_queue handle may be shared by several
+ * threads, except that ringbuf_close must be the last call on it.
+ *
+ * Guarantees (as ringbuf/queue.h states them):
+ *   - FIFO: messages are received in the order their sends committed (a send
+ *     commits just before it returns RINGBUF_OK).
+ *   - Every byte a producer passed to a successful send is visible to the
+ *     consumer that receives the message, once its receive returns.
+ *   - Exactly once: each committed message is received by exactly one
+ *     receive call, unless the process in that call dies before it returns.
+ *   - Full queue: a send waits for a free slot as its timeout allows; empty
+ *     queue: a receive waits for a message as its timeout allows.
+ *   - Crashes: a process killed at any instruction never wedges the queue,
+ *     never loses or duplicates a committed message and never leaks a slot.
+ *   - Waiting costs no CPU: a blocked call sleeps in the kernel.
+ *
+ * Timeouts. The send and receive calls take `timeout_ns`, in nanoseconds on
+ * CLOCK_MONOTONIC, bounding the whole call (the wait for the queue's lock
+ * included):
+ *   timeout_ns < 0   waits as long as it takes (RINGBUF_WAIT_FOREVER);
+ *   timeout_ns == 0  tries once: "full (empty) right now" is
+ *                    RINGBUF_UNAVAILABLE;
+ *   timeout_ns > 0   waits at most that long: running out of time is
+ *                    RINGBUF_DEADLINE_EXCEEDED, and never happens early.
+ * ringbuf_shutdown ends every wait on its handle early, with
+ * RINGBUF_CANCELLED.
+ *
+ * Errors. Every fallible call returns an int: RINGBUF_OK (0) or one of the
+ * ringbuf_status codes below, whose values are absl::StatusCode's. Each
+ * function lists the codes it returns; any call may also return
+ * RINGBUF_INTERNAL if memory runs out in the wrapper itself. A failed call
+ * leaves a message in ringbuf_last_error(). No function throws, aborts or
+ * prints.
+ *
+ * Lifetime. ringbuf_close only unmaps: the queue and its messages live on in
+ * /dev/shm until ringbuf_remove(name) unlinks the name. Processes that still
+ * have it open keep working on the unlinked queue; new opens of the name fail
+ * (or, after a new create, reach a different queue).
+ *
+ * Permissions. The object is created with exactly `mode` (0600: the creating
+ * user only; the process umask is not consulted); anyone who can open it can
+ * send, receive and corrupt it, so grant access only to trusted peers.
+ *
+ * Linking: C and C++ programs built with Bazel depend on //ringbuf:c_api;
+ * FFIs load the shared library //ringbuf:libringbuf_c.so, which exports the
+ * ringbuf_* functions and nothing else. examples/c_consumer.c and
+ * examples/py_consumer.py show both.
+ */
+#ifndef RINGBUF_C_API_H_
+#define RINGBUF_C_API_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define RINGBUF_C_NOEXCEPT noexcept
+extern "C" {
+#else
+#define RINGBUF_C_NOEXCEPT
+#endif
+
+/* An attached queue (ringbuf::Queue). Opaque; from ringbuf_create,
+ * ringbuf_open or ringbuf_open_or_create, released by ringbuf_close. */
+typedef struct ringbuf_queue ringbuf_queue;
+
+/* Return codes: the values of absl::StatusCode. The calls return the subset
+ * each function's comment lists. */
+typedef enum ringbuf_status {
+  RINGBUF_OK = 0,
+  RINGBUF_CANCELLED = 1,
+  RINGBUF_UNKNOWN = 2,
+  RINGBUF_INVALID_ARGUMENT = 3,
+  RINGBUF_DEADLINE_EXCEEDED = 4,
+  RINGBUF_NOT_FOUND = 5,
+  RINGBUF_ALREADY_EXISTS = 6,
+  RINGBUF_PERMISSION_DENIED = 7,
+  RINGBUF_RESOURCE_EXHAUSTED = 8,
+  RINGBUF_FAILED_PRECONDITION = 9,
+  RINGBUF_ABORTED = 10,
+  RINGBUF_OUT_OF_RANGE = 11,
+  RINGBUF_UNIMPLEMENTED = 12,
+  RINGBUF_INTERNAL = 13,
+  RINGBUF_UNAVAILABLE = 14,
+  RINGBUF_DATA_LOSS = 15,
+  RINGBUF_UNAUTHENTICATED = 16
+} ringbuf_status;
+
+/* timeout_ns values (any negative value waits forever). */
+#define RINGBUF_WAIT_FOREVER ((int64_t)-1)
+#define RINGBUF_NO_WAIT ((int64_t)0)
+
+/* A snapshot of a queue (ringbuf::Stats), read without taking its locks:
+ * every field is exact at some instant, but the fields are not read at the
+ * same instant, so depth may disagree with tail - head by the operations in
+ * flight while it ran. Like `struct stat` and stat(), the struct and the
+ * function ringbuf_stats share a name: write `struct ringbuf_stats`. */
+struct ringbuf_stats {
+  uint64_t capacity;
+  uint32_t slot_size;
+  /* Messages committed and not yet taken (approximate under concurrency). */
+  uint64_t depth;
+  /* Monotonic ring indexes: head counts messages ever taken, tail messages
+   * ever committed; slot = index % capacity. */
+  uint64_t head;
+  uint64_t tail;
+  uint64_t total_sent;     /* == tail */
+  uint64_t total_received; /* == head */
+  /* Crash recovery, counted since the queue was created. Times a process
+   * died holding the send (receive) lock and the next locker repaired it. */
+  uint64_t send_lock_owner_deaths;
+  uint64_t receive_lock_owner_deaths;
+  /* Sends that died mid-copy: their half-written slot was never published. */
+  uint64_t discarded_partial_sends;
+  /* Messages a consumer took and died before returning; each is lost to that
+   * dead consumer only. */
+  uint64_t receives_lost_to_dead_consumers;
+};
+
+/* ---- Opening and removing --------------------------------------------- */
+
+/* Creates a queue named `name` holding `capacity` messages of up to
+ * `slot_size` bytes each, with permission bits `mode` (e.g. 0600), and
+ * attaches to it: *out is set on OK only.
+ *   RINGBUF_OK: the queue exists, is empty, and *out is attached to it.
+ *   RINGBUF_ALREADY_EXISTS: the name exists (nothing is changed).
+ *   RINGBUF_INVALID_ARGUMENT: bad name; capacity not in 1..2^24; slot_size
+ *     not in 1..2^26; mode bits outside 0777; name or out NULL.
+ *   RINGBUF_PERMISSION_DENIED, RINGBUF_RESOURCE_EXHAUSTED (/dev/shm full):
+ *     from the system. */
+int ringbuf_create(const char* name, uint64_t capacity, uint32_t slot_size,
+                   uint32_t mode, ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* Attaches to the existing queue `name`: *out is set on OK only.
+ *   RINGBUF_NOT_FOUND: no such name.
+ *   RINGBUF_INVALID_ARGUMENT: bad name; name or out NULL.
+ *   RINGBUF_DATA_LOSS: the object is not a ringbuf queue (foreign magic, too
+ *     small, geometry that disagrees with its size);
+ *   RINGBUF_FAILED_PRECONDITION: a queue of another layout version. The
+ *     message names the field.
+ *   RINGBUF_PERMISSION_DENIED: the mode does not let this user open it. */
+int ringbuf_open(const char* name, ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* Opens `name` if it exists, else creates it as ringbuf_create would. Safe
+ * when many processes race: exactly one creates, all end on the same queue.
+ *   RINGBUF_FAILED_PRECONDITION: the existing queue's capacity or slot_size
+ *     differ from the arguments.
+ *   RINGBUF_ABORTED: the name kept being created and removed under us.
+ *   Otherwise the codes of ringbuf_create and ringbuf_open. */
+int ringbuf_open_or_create(const char* name, uint64_t capacity,
+                           uint32_t slot_size, uint32_t mode,
+                           ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* Unlinks `name`. Attached handles keep working (see Lifetime above).
+ *   RINGBUF_NOT_FOUND: no such name.
+ *   RINGBUF_INVALID_ARGUMENT: bad name, or NULL.
+ *   RINGBUF_PERMISSION_DENIED: from the system. */
+int ringbuf_remove(const char* name) RINGBUF_C_NOEXCEPT;
+
+/* Unmaps the queue and frees the handle; the queue itself lives on. NULL is
+ * a no-op. No other call may be running or made on `q` afterwards. */
+void ringbuf_close(ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
+
+/* ---- Sending and receiving ------------------------------------------- */
+
+/* Sends the `len` bytes at `data` as one message, waiting for a free slot as
+ * `timeout_ns` allows (see Timeouts). `data` may be NULL when len is 0.
+ *   RINGBUF_OK: committed; it will be received exactly once, after every
+ *     message committed before it.
+ *   RINGBUF_INVALID_ARGUMENT: len > ringbuf_slot_size(q); q NULL; data NULL
+ *     with len > 0. Nothing is enqueued.
+ *   RINGBUF_UNAVAILABLE (timeout_ns == 0): the queue is full right now, or
+ *     another producer held the send lock for longer than 10 ms.
+ *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): no slot freed in time;
+ *     nothing is enqueued.
+ *   RINGBUF_CANCELLED: ringbuf_shutdown(q) was called.
+ *   RINGBUF_DATA_LOSS: the queue's shared state is corrupt. */
+int ringbuf_send(ringbuf_queue* q, const void* data, size_t len,
+                 int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* Receives the oldest message into `buf` (`cap` bytes; NULL when cap is 0),
+ * waiting for one as `timeout_ns` allows (see Timeouts), and sets *len to its
+ * length. A buffer of ringbuf_slot_size(q) bytes always suffices.
+ *   RINGBUF_OK: buf[0..*len) holds the message, which no other receiver will
+ *     get.
+ *   RINGBUF_RESOURCE_EXHAUSTED: the oldest message is longer than `cap`; it
+ *     stays in the queue, and *len is set to its length: retry with a buffer
+ *     that large.
+ *   RINGBUF_INVALID_ARGUMENT: q or len NULL; buf NULL with cap > 0.
+ *   RINGBUF_UNAVAILABLE (timeout_ns == 0): the queue is empty right now, or
+ *     another consumer held the receive lock for longer than 10 ms.
+ *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): no message arrived in time.
+ *   RINGBUF_CANCELLED: ringbuf_shutdown(q) was called.
+ *   RINGBUF_DATA_LOSS: the queue's shared state is corrupt. If only the
+ *     slot's length word is, that message is dropped so the queue is not
+ *     wedged, and the message names the slot.
+ * *len is 0 after any other failure. */
+int ringbuf_receive(ringbuf_queue* q, void* buf, size_t cap, size_t* len,
+                    int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* Wakes every thread blocked in a call on this handle and makes them, and
+ * every later send or receive on it, return RINGBUF_CANCELLED. Other handles
+ * and processes are unaffected (the queue stays as it is). Safe to call from
+ * any thread, more than once, and from a signal handler: for a service's
+ * SIGTERM path. NULL is a no-op. Call ringbuf_close only once the woken
+ * threads have returned. */
+void ringbuf_shutdown(ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
+
+/* ---- Inspecting ------------------------------------------------------ */
+
+/* Fills *stats with a snapshot of the queue. Never blocks; works even while
+ * a dead process holds a lock, and after ringbuf_shutdown.
+ *   RINGBUF_OK: *stats is filled.
+ *   RINGBUF_INVALID_ARGUMENT: q or stats NULL. */
+int ringbuf_stats(const ringbuf_queue* q,
+                  struct ringbuf_stats* stats) RINGBUF_C_NOEXCEPT;
+
+/* The largest message the queue holds, in bytes; 0 for NULL. */
+uint32_t ringbuf_slot_size(const ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
+
+/* How many messages the queue holds; 0 for NULL. */
+uint64_t ringbuf_capacity(const ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
+
+/* The message of the last call that failed in this thread, e.g.
+ * "queue '/orders': shm_open: No such file or directory"; "" if none has.
+ * Successful calls leave it unchanged. Never NULL. The string belongs to the
+ * library and stays valid, unchanged, until the next failing ringbuf_* call
+ * in this thread or the thread's exit; copy it to keep it longer. Long
+ * messages are truncated to 1023 bytes. */
+const char* ringbuf_last_error(void) RINGBUF_C_NOEXCEPT;
+
+/* The name of a ringbuf_status code ("NOT_FOUND"), for messages; "UNKNOWN"
+ * for a value that is not one. Static storage; never NULL. */
+const char* ringbuf_status_name(int code) RINGBUF_C_NOEXCEPT;
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#undef RINGBUF_C_NOEXCEPT
+
+#endif /* RINGBUF_C_API_H_ */
