@@ -242,10 +242,12 @@ void Queue::PublishTail(uint64_t new_tail) {
   // orders it before Post's load of the sleepers word.
   h.tail.index.store(new_tail, std::memory_order_seq_cst);
   RINGBUF_CRASH_POINT(kSendPublished);
+  // Wake consumers before unlocking: should we die between the store and the
+  // wake-up, the lock is owner-dead and its next locker wakes them for us.
+  SlotSemaphore(&h.tail).Post();
   h.send.progress = internal::kIdle;
   h.send.mutex.Unlock();
   RINGBUF_CRASH_POINT(kSendUnlocked);
-  SlotSemaphore(&h.tail).Post();
 }
 
 void Queue::AbandonSend() {
@@ -434,10 +436,11 @@ void Queue::PublishHead(uint64_t new_head) {
   // reading them; seq_cst orders it before Post's load of the sleepers word.
   h.head.index.store(new_head, std::memory_order_seq_cst);
   RINGBUF_CRASH_POINT(kReceiveTaken);
+  // Wake producers before unlocking (see PublishTail).
+  SlotSemaphore(&h.head).Post();
   h.recv.progress = internal::kIdle;
   h.recv.mutex.Unlock();
   RINGBUF_CRASH_POINT(kReceiveUnlocked);
-  SlotSemaphore(&h.head).Post();
 }
 
 void Queue::AbandonReceive() {

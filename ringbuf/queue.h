@@ -31,7 +31,7 @@
 //     the one message it was taking. The next process to touch the killed
 //     process's lock repairs it (Stats counts the repairs).
 //   * Waiting costs no CPU: a blocked call spins for a few microseconds, then
-//     sleeps in the kernel (waking every 200 ms to re-check, see
+//     sleeps in the kernel (waking once a second to re-check, see
 //     internal/counting_semaphore.h).
 //
 // Timeouts are measured on CLOCK_MONOTONIC, computed once per call, and bound

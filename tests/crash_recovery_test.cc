@@ -140,9 +140,10 @@ INSTANTIATE_TEST_SUITE_P(
         SendCase{CrashSite::kSendLocked, false, true, false},
         // Window 3: mid-copy; the torn slot must never be delivered.
         SendCase{CrashSite::kSendMidCopy, false, true, true},
-        // Window 1: published (tail moved) but still holding the mutex.
+        // Window 2: published (tail moved), consumers not woken (the
+        // classic "before post(full)"); still holding the mutex.
         SendCase{CrashSite::kSendPublished, true, true, false},
-        // Window 2: after unlocking, before waking consumers.
+        // After waking and unlocking, before returning.
         SendCase{CrashSite::kSendUnlocked, true, false, false}),
     [](const ::testing::TestParamInfo<SendCase>& info) {
       return std::to_string(static_cast<int>(info.param.site));
@@ -194,8 +195,9 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // Window 2 seen from a sleeper: a producer dies after publishing but before
-// waking anyone. A consumer already asleep on the empty queue still gets the
-// message, well within its timeout.
+// waking anyone, and no other producer comes to repair its lock. A consumer
+// already asleep on the empty queue still gets the message, at its next
+// re-check, well within its timeout.
 TEST(CrashRecoveryTest, SleepingConsumerGetsMessageWhosePosterDied) {
   ScopedQueueName name;
   Queue q = MakeQueue(name);
@@ -203,7 +205,7 @@ TEST(CrashRecoveryTest, SleepingConsumerGetsMessageWhosePosterDied) {
   absl::Status got;
   std::thread consumer([&] { got = q.ReceiveFor(&out, kBound); });
   ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kReceivers, kBound));
-  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendUnlocked,
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendPublished,
                           [](Queue& child) { (void)child.Send(Msg(7)); }));
   consumer.join();
   ASSERT_TRUE(got.ok()) << got;
@@ -219,7 +221,7 @@ TEST(CrashRecoveryTest, SleepingProducerGetsSlotWhoseFreerDied) {
   absl::Status sent;
   std::thread producer([&] { sent = q.SendFor(Msg(9), kBound); });
   ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kSenders, kBound));
-  ASSERT_TRUE(KillChildAt(name, CrashSite::kReceiveUnlocked, [](Queue& child) {
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kReceiveTaken, [](Queue& child) {
     std::string out;
     (void)child.Receive(&out);
   }));

@@ -24,10 +24,12 @@
 // make the old value current again).
 //
 // Crash safety: a sleeper that dies leaves the bit set, which costs the next
-// poster one spare FUTEX_WAKE and heals itself. A poster that dies between
-// moving the index and waking leaves sleepers asleep beside a free slot, so
-// sleeps are sliced at kRecheckInterval: a blocked waiter wakes a few times a
-// second (no CPU to speak of) and sees the count for itself.
+// poster one spare FUTEX_WAKE and heals itself. Posters wake before they
+// unlock, so a poster that dies between moving the index and waking leaves
+// its lock owner-dead, and the repair (recovery.cc) wakes the sleepers as
+// soon as anyone takes that lock. In case nobody ever does, sleeps are sliced
+// at kRecheckInterval: a blocked waiter wakes once a second (no CPU to speak
+// of) and sees the count for itself.
 #ifndef RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 #define RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 
@@ -43,7 +45,7 @@
 namespace ringbuf {
 namespace internal {
 
-inline constexpr absl::Duration kRecheckInterval = absl::Milliseconds(200);
+inline constexpr absl::Duration kRecheckInterval = absl::Seconds(1);
 inline constexpr uint32_t kSomeoneMaySleep = 1;
 
 class SlotSemaphore {

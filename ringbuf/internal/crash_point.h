@@ -14,13 +14,13 @@ enum class CrashSite {
   kSendBeforeLock,      // found space, not yet locked (was: holding an empty token)
   kSendLocked,          // holding the send lock, nothing written
   kSendMidCopy,         // half the payload written into the slot
-  kSendPublished,       // tail advanced, still holding the lock
-  kSendUnlocked,        // lock released, consumers not yet woken (was: before post(full))
+  kSendPublished,       // tail advanced, consumers not yet woken (was: before post(full))
+  kSendUnlocked,        // consumers woken, lock released, not yet returned
   kReceiveBeforeLock,   // saw a message, not yet locked (was: holding a full token)
   kReceiveLocked,       // holding the receive lock, nothing read
   kReceiveMidCopy,      // half the payload copied out
-  kReceiveTaken,        // head advanced, still holding the lock
-  kReceiveUnlocked,     // lock released, producers not yet woken, not returned
+  kReceiveTaken,        // head advanced, producers not yet woken (was: before post(empty))
+  kReceiveUnlocked,     // producers woken, lock released, not yet returned
   kRepairing,           // repairing after a dead owner, lock not yet consistent
 };
 
