@@ -152,3 +152,36 @@ TEST(InvalidMappingTest, CorruptSlotLengthDropsThatMessageOnly) {
 
 }  // namespace
 }  // namespace ringbuf
+
+namespace ringbuf {
+namespace {
+
+// Regression (found by fuzz/): glibc dispatches on a mutex's __kind word and
+// some kinds abort or fault the caller; a scribbled kind must be DataLoss.
+TEST(InvalidMappingTest, ScribbledLockKindIsDataLossNotACrash) {
+  testing::ScopedQueueName name;
+  Options o;
+  o.capacity = 4;
+  o.slot_size = 32;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  ASSERT_TRUE(q.ok());
+  for (int kind : {0x180, 0xb0, 0xc0, 0x91, 0}) {
+    {
+      int fd = shm_open(name.get().c_str(), O_RDWR, 0);
+      ASSERT_GE(fd, 0);
+      void* map = mmap(nullptr, internal::kHeaderSize, PROT_READ | PROT_WRITE,
+                       MAP_SHARED, fd, 0);
+      close(fd);
+      auto* m = reinterpret_cast<pthread_mutex_t*>(
+          &static_cast<internal::Header*>(map)->send.mutex);
+      m->__data.__kind = kind;
+      munmap(map, internal::kHeaderSize);
+    }
+    absl::Status s = q->SendFor("x", absl::Milliseconds(10));
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_NE(s.message().find("kind"), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace ringbuf

@@ -11,6 +11,30 @@
 namespace ringbuf {
 namespace internal {
 
+namespace {
+
+// glibc dispatches every mutex call on the mutex's __kind word, and some
+// kinds make it abort, fault or execute TSX instructions the CPU may lack.
+// A peer can scribble on the word, so it is checked before each call against
+// the value Init writes, learned once from a scratch mutex.
+int ExpectedKind() {
+  static const int kind = [] {
+    pthread_mutex_t scratch;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&scratch, &attr);
+    pthread_mutexattr_destroy(&attr);
+    int k = scratch.__data.__kind;
+    pthread_mutex_destroy(&scratch);
+    return k;
+  }();
+  return kind;
+}
+
+}  // namespace
+
 absl::Status RobustMutex::Init(absl::string_view queue) {
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
@@ -24,6 +48,12 @@ absl::Status RobustMutex::Init(absl::string_view queue) {
 
 absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     absl::string_view queue, const Deadline& deadline) {
+  const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
+  if (kind != ExpectedKind()) {
+    return absl::DataLossError(QueueMessage(
+        queue, absl::StrCat("queue lock is corrupt: its kind word is ", kind,
+                            ", expected ", ExpectedKind())));
+  }
   // Spin first: the holder only copies one message, and sleeping costs a
   // futex round trip through the kernel (and the hypervisor) on both sides.
   // The spin only reads the lock word (glibc's __lock: 0 when free), so
@@ -62,7 +92,12 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
 
 void RobustMutex::MarkConsistent() { pthread_mutex_consistent(&mutex_); }
 
-void RobustMutex::Unlock() { pthread_mutex_unlock(&mutex_); }
+void RobustMutex::Unlock() {
+  // Held by us, so only a hostile peer can have changed the kind since Lock;
+  // put back the one we locked with rather than let glibc act on garbage.
+  __atomic_store_n(&mutex_.__data.__kind, ExpectedKind(), __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&mutex_);
+}
 
 }  // namespace internal
 }  // namespace ringbuf

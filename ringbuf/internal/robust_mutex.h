@@ -27,7 +27,8 @@ class RobustMutex {
 
   // Acquires the mutex, first spinning briefly (a holder only copies one
   // message), then sleeping until `deadline`. DeadlineExceeded if it passes;
-  // DataLoss if the mutex is unrecoverable or its word is garbage.
+  // DataLoss if the mutex is unrecoverable or its words are garbage (its kind
+  // word is checked before glibc sees it: some kinds crash the caller).
   absl::StatusOr<Acquired> Lock(absl::string_view queue,
                                 const Deadline& deadline);
 

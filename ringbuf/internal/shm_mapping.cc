@@ -17,14 +17,9 @@ namespace internal {
 namespace {
 
 // glibc's shm_open() names objects in this directory; creation links into
-// it directly so that publishing a finished object is one atomic link().
+// it directly so that publishing a finished object is one atomic link.
 constexpr absl::string_view kShmDir = "/dev/shm";
 
-std::string TempName() {
-  static std::atomic<uint64_t> counter{0};
-  return absl::StrCat("/.ringbuf-new-", getpid(), "-",
-                      counter.fetch_add(1, std::memory_order_relaxed));
-}
 
 // Closes a descriptor on every path out of a scope.
 class FdCloser {
@@ -82,37 +77,37 @@ ShmMapping::~ShmMapping() {
 absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
     const std::string& name, uint64_t size, mode_t mode,
     absl::FunctionRef<absl::Status(void*)> init) {
-  const std::string temp = TempName();
-  int fd = shm_open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return ErrnoStatus(errno, "shm_open", name);
-  ShmMapping mapping;
-  absl::Status status = [&]() -> absl::Status {
-    FdCloser closer(fd);
-    // shm_open applied the umask; the caller's mode is meant exactly.
-    if (fchmod(fd, mode) != 0) return ErrnoStatus(errno, "fchmod", name);
-    // Reserve the pages now: a tmpfs short of space then fails here rather
-    // than raising SIGBUS in whichever process first touches a slot.
-    if (int rc = posix_fallocate(fd, 0, static_cast<off_t>(size)); rc != 0) {
-      return ErrnoStatus(rc, "posix_fallocate", name);
+  // An unnamed file in /dev/shm: a creator killed before publishing leaves
+  // nothing behind, and creators in different pid namespaces cannot collide
+  // on a temporary name.
+  int fd = open(std::string(kShmDir).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC,
+                mode);
+  if (fd < 0) return ErrnoStatus(errno, "open(O_TMPFILE) in /dev/shm", name);
+  FdCloser closer(fd);
+  // open applied the umask; the caller's mode is meant exactly.
+  if (fchmod(fd, mode) != 0) return ErrnoStatus(errno, "fchmod", name);
+  // Reserve the pages now: a tmpfs short of space then fails here rather
+  // than raising SIGBUS in whichever process first touches a slot.
+  if (int rc = posix_fallocate(fd, 0, static_cast<off_t>(size)); rc != 0) {
+    return ErrnoStatus(rc, "posix_fallocate", name);
+  }
+  void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
+  ShmMapping mapping(data, size);
+  if (absl::Status s = init(data); !s.ok()) return s;
+  // Publish: linking the finished file under its name fails with EEXIST if
+  // the name is taken, which makes this the exclusive create, and nobody can
+  // open the name before it. (The /proc/self/fd route is how open(2) says to
+  // link an O_TMPFILE file without CAP_DAC_READ_SEARCH.)
+  std::string from = absl::StrCat("/proc/self/fd/", fd);
+  std::string to = absl::StrCat(kShmDir, name);
+  if (linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
+             AT_SYMLINK_FOLLOW) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(QueueMessage(name, "already exists"));
     }
-    void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
-    mapping = ShmMapping(data, size);
-    if (absl::Status s = init(data); !s.ok()) return s;
-    // Publish: link() fails with EEXIST if the name is taken, which makes
-    // this the exclusive create, and nobody can open the name before it.
-    std::string from = absl::StrCat(kShmDir, temp);
-    std::string to = absl::StrCat(kShmDir, name);
-    if (link(from.c_str(), to.c_str()) != 0) {
-      if (errno == EEXIST) {
-        return absl::AlreadyExistsError(QueueMessage(name, "already exists"));
-      }
-      return ErrnoStatus(errno, "link into /dev/shm", name);
-    }
-    return absl::OkStatus();
-  }();
-  shm_unlink(temp.c_str());
-  if (!status.ok()) return status;
+    return ErrnoStatus(errno, "linkat into /dev/shm", name);
+  }
   return mapping;
 }
 

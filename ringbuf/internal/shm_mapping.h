@@ -34,8 +34,9 @@ class ShmMapping {
 
   // Creates an object of `size` bytes, lets `init` fill it, and only then
   // makes it visible under `name` (normalized), atomically and exclusively:
-  // the object is built under a private temporary name and hard-linked into
-  // place, so no opener can ever see it half-built. AlreadyExists if the
+  // the object is built as an unnamed file (O_TMPFILE) and linked into place,
+  // so no opener can ever see it half-built, and a creator killed midway
+  // leaves nothing behind. AlreadyExists if the
   // name exists; ResourceExhausted if /dev/shm lacks the space (reserved up
   // front, so a full /dev/shm is an error here, never a SIGBUS later).
   static absl::StatusOr<ShmMapping> CreateExclusive(
