@@ -6,6 +6,21 @@
 #include "absl/strings/str_cat.h"
 
 #include "ringbuf/internal/errno_status.h"
+
+// ThreadSanitizer intercepts pthread_mutex_lock, trylock and unlock but not
+// pthread_mutex_clocklock; tell it about that one by hand, or it sees a lock
+// taken there as never taken.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RINGBUF_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RINGBUF_TSAN 1
+#endif
+#ifdef RINGBUF_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 #include "ringbuf/internal/spin.h"
 
 namespace ringbuf {
@@ -67,9 +82,22 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     CpuRelax();
   }
   if (rc == EBUSY) {
-    rc = deadline.infinite()
-             ? pthread_mutex_lock(&mutex_)
-             : pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &deadline.at());
+    if (deadline.infinite()) {
+      rc = pthread_mutex_lock(&mutex_);
+    } else {
+#ifdef RINGBUF_TSAN
+      __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
+#endif
+      rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &deadline.at());
+#ifdef RINGBUF_TSAN
+      __tsan_mutex_post_lock(
+          &mutex_,
+          rc == 0 || rc == EOWNERDEAD
+              ? __tsan_mutex_try_lock
+              : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
+          0);
+#endif
+    }
   }
   switch (rc) {
     case 0:
