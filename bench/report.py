@@ -298,7 +298,7 @@ def idle_section(rows):
              "and the end of 0.5 s of idleness, then wakes it with one message: the figure is "
              "what an idle subscriber costs per second, steady state, wake-up excluded. A "
              "transport that sleeps in the kernel shows 0; ringbuf's sleeps are sliced at "
-             "200 ms (it re-checks for a dead poster), which costs a few wake-ups a second.", ""]
+             "1 s (it re-checks for a wake-up lost with a dead process), which costs one wake-up a second.", ""]
     body = []
     for by_transport in configs.values():
         for transport in TRANSPORTS:
