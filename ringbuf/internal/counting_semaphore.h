@@ -8,8 +8,8 @@
 //
 //   sleepers = epoch << 1 | someone_may_sleep
 //
-// Wait: spin briefly reading the index (no shared writes, no system call).
-// Then set the bit, re-check the count, and FUTEX_WAIT on the word with the
+// Wait: spin briefly reading the index (no shared writes, no system call),
+// then yield the CPU a few times (spin.h says why). Then set the bit, re-check the count, and FUTEX_WAIT on the word with the
 // value that has the bit set; on waking, re-check and repeat.
 // Post (whoever advanced the index): one load of the word; only if the bit is
 // set, clear it and bump the epoch in one CAS (word + 1 does both) and
@@ -33,6 +33,8 @@
 #ifndef RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 #define RINGBUF_INTERNAL_COUNTING_SEMAPHORE_H_
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -47,6 +49,7 @@ namespace internal {
 
 inline constexpr absl::Duration kRecheckInterval = absl::Seconds(1);
 inline constexpr uint32_t kSomeoneMaySleep = 1;
+
 
 class SlotSemaphore {
  public:
@@ -67,6 +70,12 @@ class SlotSemaphore {
         return Result::kAvailable;
       }
       CpuRelax();
+    }
+    for (int i = 0; i < kWaitYields; ++i) {
+      if (available(line_->index.load(std::memory_order_acquire))) {
+        return Result::kAvailable;
+      }
+      sched_yield();
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     for (;;) {

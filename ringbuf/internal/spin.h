@@ -11,6 +11,11 @@ namespace internal {
 
 inline constexpr int kLockSpins = 256;
 inline constexpr int kWaitSpins = 512;
+// After spinning, a waiter yields the CPU a few times before sleeping: with
+// more runnable processes than cores (4 producers on 2 vCPUs), the peer it
+// waits for is often runnable on this very CPU, and a yield lets it run at
+// the cost of one cheap system call instead of a futex sleep and wake-up.
+inline constexpr int kWaitYields = 4;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
