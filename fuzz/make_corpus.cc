@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,12 +31,19 @@ using ringbuf::internal::SideLock;
 using Bytes = std::vector<uint8_t>;
 
 // Record builders; tags and layouts as in mapping_fuzzer.cc.
-enum Op : uint8_t { kStats, kTrySend, kTryReceive, kSendFor, kReceiveFor, kOpenAnother };
+enum Op : uint8_t {
+  kStats,
+  kTrySend,
+  kTryReceive,
+  kSendFor,
+  kReceiveFor,
+  kOpenAnother
+};
 
 void Overwrite(Bytes* b, uint16_t offset, const Bytes& bytes) {
-  b->insert(b->end(), {0, static_cast<uint8_t>(offset),
-                       static_cast<uint8_t>(offset >> 8),
-                       static_cast<uint8_t>(bytes.size())});
+  b->insert(b->end(),
+            {0, static_cast<uint8_t>(offset), static_cast<uint8_t>(offset >> 8),
+             static_cast<uint8_t>(bytes.size())});
   b->insert(b->end(), bytes.begin(), bytes.end());
 }
 void CreatorOp(Bytes* b, Op op, uint8_t a = 0, uint8_t c = 0) {
@@ -53,6 +61,11 @@ void OwnTid(Bytes* b, uint16_t offset, uint8_t high_bits) {
   b->insert(b->end(), {5, static_cast<uint8_t>(offset),
                        static_cast<uint8_t>(offset >> 8), high_bits});
 }
+Bytes U32(uint32_t v) {
+  Bytes b(4);
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return b;
+}
 Bytes U64(uint64_t v) {
   Bytes b(8);
   for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -62,8 +75,7 @@ Bytes U64(uint64_t v) {
 // flags: policy << 2; capacity-1, slot_size-1, prefill.
 Bytes Live(uint8_t policy, uint8_t capacity, uint8_t slot_size,
            uint8_t prefill) {
-  return {static_cast<uint8_t>(policy << 2),
-          static_cast<uint8_t>(capacity - 1),
+  return {static_cast<uint8_t>(policy << 2), static_cast<uint8_t>(capacity - 1),
           static_cast<uint8_t>(slot_size - 1), prefill};
 }
 
@@ -169,6 +181,30 @@ int main(int argc, char** argv) {
   OwnTid(&kind_bytes, send_mutex + owner, 0);
   EveryOp(&kind_bytes);
   seeds.push_back({"mutex-send-kind-recursive", kind_bytes});
+
+  // Regression seeds: each __kind that made glibc crash the caller before
+  // RobustMutex::Lock checked the word (fuzz/README.md), on the send mutex
+  // of an empty queue, then one send. Now each is DataLoss.
+  auto kind_seed = [&](uint32_t kind_word, std::optional<uint32_t> lock_word,
+                       bool owned_by_us, Op op) {
+    Bytes b = Live(2, 4, 32, 0);
+    if (lock_word) Overwrite(&b, send_mutex, U32(*lock_word));
+    Overwrite(&b, send_mutex + kind, U32(kind_word));
+    if (owned_by_us) {
+      OwnTid(&b, send_mutex, 0);
+      OwnTid(&b, send_mutex + owner, 0);
+    }
+    CreatorOp(&b, op, 3, 2);
+    return b;
+  };
+  seeds.push_back({"mutex-kind-elision-sigill",  // xbegin without TSX
+                   kind_seed(0x180, std::nullopt, false, kTrySend)});
+  seeds.push_back({"mutex-kind-robust-pi-esrch-assert",  // dead owner
+                   kind_seed(0xb0, 0x3ffffff0, false, kSendFor)});
+  seeds.push_back({"mutex-kind-prio-protect-assert",  // ceiling 0x7ff
+                   kind_seed(0xc0, 0x7ffu << 19, false, kTrySend)});
+  seeds.push_back({"mutex-kind-robust-recursive-segv",  // unlinks nothing
+                   kind_seed(0x91, std::nullopt, true, kTrySend)});
 
   seeds.push_back({"raw-queue-1x8-empty", RawQueue(1, 8, 0)});
   seeds.push_back({"raw-queue-2x24-one-message", RawQueue(2, 24, 1)});

@@ -19,11 +19,10 @@
 //     Queue::Open and, if that succeeds, a fixed round of operations.
 //
 // The pthread mutexes inside the header are glibc state. The first byte says
-// whether patches may touch them: not at all, or every byte but __kind (the
+// whether patches may touch them: not at all, every byte but __kind (the
 // lock word, owner, counts, and the robust-list pointers), or every byte.
-// A mutex whose __kind is garbage makes glibc itself crash the caller (see
-// fuzz/README.md), so __kind is fuzzed only when RINGBUF_FUZZ_MUTEX_KIND=1;
-// otherwise it is kept as Init wrote it, in the raw variant too.
+// (A garbage __kind used to make glibc crash the caller; RobustMutex now
+// refuses it. See fuzz/README.md.)
 //
 // Each process uses one object name (pid plus a random part: Bazel's
 // sandboxes share /dev/shm but not pid namespaces), unlinked before and
@@ -86,18 +85,9 @@ constexpr size_t kMaxRawObject = 1 << 16;
 // Which bytes of the two mutexes patches may change.
 enum class MutexPolicy { kKeep, kAllButKind, kAll };
 
-bool FuzzMutexKind() {
-  static const bool on = [] {
-    const char* v = std::getenv("RINGBUF_FUZZ_MUTEX_KIND");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  return on;
-}
-
 // First input byte:
 //   bits 0-1: 2 = raw object, anything else = live queue
-//   bits 2-3: 0 = kKeep, 1 = kAllButKind, 2 and 3 = kAll (which is
-//             kAllButKind unless RINGBUF_FUZZ_MUTEX_KIND=1)
+//   bits 2-3: 0 = kKeep, 1 = kAllButKind, 2 and 3 = kAll
 bool IsRawObject(uint8_t flags) { return (flags & 3) == 2; }
 
 MutexPolicy PolicyFromFlags(uint8_t flags) {
@@ -107,7 +97,7 @@ MutexPolicy PolicyFromFlags(uint8_t flags) {
     case 1:
       return MutexPolicy::kAllButKind;
     default:
-      return FuzzMutexKind() ? MutexPolicy::kAll : MutexPolicy::kAllButKind;
+      return MutexPolicy::kAll;
   }
 }
 
@@ -128,7 +118,10 @@ class Reader {
     --n_;
     return *p_++;
   }
-  uint16_t U16() { return static_cast<uint16_t>(U8() | (U8() << 8)); }
+  uint16_t U16() {  // little-endian; two statements fix the read order
+    const uint16_t low = U8();
+    return static_cast<uint16_t>(low | (U8() << 8));
+  }
   // Up to `k` bytes (fewer at the end of the input).
   std::pair<const uint8_t*, size_t> Bytes(size_t k) {
     if (k > n_) k = n_;
@@ -151,8 +144,7 @@ bool Verbose() {
 }
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "mapping_fuzzer: property violated: %s\n",
-               what.c_str());
+  std::fprintf(stderr, "mapping_fuzzer: property violated: %s\n", what.c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -210,22 +202,8 @@ bool Patchable(size_t offset, MutexPolicy policy) {
   return true;
 }
 
-// The __kind word RobustMutex::Init writes: a robust, process-shared mutex.
-int InitKind() {
-  static const int kind = [] {
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_t m;
-    pthread_mutex_init(&m, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return m.__data.__kind;
-  }();
-  return kind;
-}
-
-bool Allowed(absl::StatusCode code, std::initializer_list<absl::StatusCode> ok) {
+bool Allowed(absl::StatusCode code,
+             std::initializer_list<absl::StatusCode> ok) {
   for (absl::StatusCode c : ok) {
     if (c == code) return true;
   }
@@ -317,8 +295,8 @@ class Prober {
   static void CheckOpenStatus(const absl::Status& s) {
     if (!Allowed(s.code(), {absl::StatusCode::kDataLoss,
                             absl::StatusCode::kFailedPrecondition})) {
-      Fail(absl::StrCat("Open returned an undocumented status: ",
-                        s.ToString()));
+      Fail(
+          absl::StrCat("Open returned an undocumented status: ", s.ToString()));
     }
   }
 
@@ -370,8 +348,8 @@ class Prober {
     }
     if (!Allowed(s.code(), allowed) &&
         !(shut_down_ && s.code() == Code::kCancelled)) {
-      Fail(absl::StrCat(op, " returned an undocumented status: ",
-                        s.ToString()));
+      Fail(
+          absl::StrCat(op, " returned an undocumented status: ", s.ToString()));
     }
     return s;
   }
@@ -401,20 +379,18 @@ class Prober {
   }
 
   void TrySend(const std::string& m) {
-    absl::Status s = Checked(
-        "TrySend", absl::ZeroDuration(),
-        {Code::kOk, Code::kUnavailable, Code::kInvalidArgument,
-         Code::kDataLoss},
-        [&] { return q_->TrySend(m); });
+    absl::Status s = Checked("TrySend", absl::ZeroDuration(),
+                             {Code::kOk, Code::kUnavailable,
+                              Code::kInvalidArgument, Code::kDataLoss},
+                             [&] { return q_->TrySend(m); });
     CheckSizeVerdict("TrySend", m.size() > q_->slot_size(), s);
   }
 
   void SendFor(const std::string& m, absl::Duration timeout) {
-    absl::Status s = Checked(
-        "SendFor", timeout,
-        {Code::kOk, Code::kDeadlineExceeded, Code::kInvalidArgument,
-         Code::kDataLoss},
-        [&] { return q_->SendFor(m, timeout); });
+    absl::Status s = Checked("SendFor", timeout,
+                             {Code::kOk, Code::kDeadlineExceeded,
+                              Code::kInvalidArgument, Code::kDataLoss},
+                             [&] { return q_->SendFor(m, timeout); });
     CheckSizeVerdict("SendFor", m.size() > q_->slot_size(), s);
   }
 
@@ -424,11 +400,11 @@ class Prober {
     bool too_big = false;
     for (const std::string& m : batch) too_big |= m.size() > q_->slot_size();
     size_t sent = ~size_t{0};
-    absl::Status s = Checked(
-        "SendBatch", timeout,
-        {Code::kOk, Code::kDeadlineExceeded, Code::kInvalidArgument,
-         Code::kDataLoss},
-        [&] { return q_->SendBatch(views, timeout, &sent); });
+    absl::Status s =
+        Checked("SendBatch", timeout,
+                {Code::kOk, Code::kDeadlineExceeded, Code::kInvalidArgument,
+                 Code::kDataLoss},
+                [&] { return q_->SendBatch(views, timeout, &sent); });
     CheckSizeVerdict("SendBatch", too_big, s);
     if (sent > batch.size() || (s.ok() && sent != batch.size()) ||
         (too_big && sent != 0)) {
@@ -439,19 +415,18 @@ class Prober {
 
   void TryReceive() {
     std::string m;
-    absl::Status s = Checked(
-        "TryReceive", absl::ZeroDuration(),
-        {Code::kOk, Code::kUnavailable, Code::kDataLoss},
-        [&] { return q_->TryReceive(&m); });
+    absl::Status s = Checked("TryReceive", absl::ZeroDuration(),
+                             {Code::kOk, Code::kUnavailable, Code::kDataLoss},
+                             [&] { return q_->TryReceive(&m); });
     if (s.ok()) CheckFits("TryReceive", m.size());
   }
 
   void ReceiveFor(absl::Duration timeout) {
     std::string m;
-    absl::Status s = Checked(
-        "ReceiveFor", timeout,
-        {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
-        [&] { return q_->ReceiveFor(&m, timeout); });
+    absl::Status s =
+        Checked("ReceiveFor", timeout,
+                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
+                [&] { return q_->ReceiveFor(&m, timeout); });
     if (s.ok()) CheckFits("ReceiveFor", m.size());
   }
 
@@ -459,12 +434,12 @@ class Prober {
     std::vector<char> buffer(room);
     absl::StatusOr<size_t> n;
     (void)Checked("ReceiveInto", timeout,
-            {Code::kOk, Code::kResourceExhausted, Code::kDeadlineExceeded,
-             Code::kDataLoss},
-            [&] {
-              n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout);
-              return n.status();
-            });
+                  {Code::kOk, Code::kResourceExhausted, Code::kDeadlineExceeded,
+                   Code::kDataLoss},
+                  [&] {
+                    n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout);
+                    return n.status();
+                  });
     if (n.ok() && *n > room) {
       Fail(absl::StrCat("ReceiveInto wrote ", *n, " bytes into ", room));
     }
@@ -473,11 +448,11 @@ class Prober {
 
   void ReceiveBatch(size_t max, absl::Duration timeout) {
     std::vector<std::string> out(1, "already here");
-    absl::Status s = Checked(
-        "ReceiveBatch", timeout,
-        {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss,
-         Code::kInvalidArgument},
-        [&] { return q_->ReceiveBatch(max, timeout, &out); });
+    absl::Status s =
+        Checked("ReceiveBatch", timeout,
+                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss,
+                 Code::kInvalidArgument},
+                [&] { return q_->ReceiveBatch(max, timeout, &out); });
     if ((max == 0) != (s.code() == Code::kInvalidArgument) ||
         out.size() > 1 + max || (s.ok() && out.size() < 2) ||
         (s.code() == Code::kDeadlineExceeded && out.size() != 1)) {
@@ -494,11 +469,12 @@ class Prober {
   void ReserveAndCommit(uint8_t length, absl::Duration timeout) {
     std::optional<Queue::Reservation> r;
     (void)Checked("Reserve", timeout,
-            {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
-              absl::StatusOr<Queue::Reservation> got = q_->Reserve(timeout);
-              if (got.ok()) r.emplace(*std::move(got));
-              return got.status();
-            });
+                  {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
+                    absl::StatusOr<Queue::Reservation> got =
+                        q_->Reserve(timeout);
+                    if (got.ok()) r.emplace(*std::move(got));
+                    return got.status();
+                  });
     if (!r) return;
     if (r->buffer().size() != q_->slot_size()) {
       Fail(absl::StrCat("Reserve's buffer is ", r->buffer().size(),
@@ -508,7 +484,8 @@ class Prober {
     if (length & 1) return;  // dropped uncommitted
     const size_t n = length % (size_t{q_->slot_size()} + 2);
     absl::Status s = r->Commit(n);
-    if (s.code() != (n > q_->slot_size() ? Code::kInvalidArgument : Code::kOk)) {
+    if (s.code() !=
+        (n > q_->slot_size() ? Code::kInvalidArgument : Code::kOk)) {
       Fail(absl::StrCat("Commit(", n, ") with slot_size ", q_->slot_size(),
                         ": ", s.ToString()));
     }
@@ -519,11 +496,11 @@ class Prober {
   void PeekAndRelease(bool release, absl::Duration timeout) {
     std::optional<Queue::Peeked> p;
     (void)Checked("Peek", timeout,
-            {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
-              absl::StatusOr<Queue::Peeked> got = q_->Peek(timeout);
-              if (got.ok()) p.emplace(*std::move(got));
-              return got.status();
-            });
+                  {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
+                    absl::StatusOr<Queue::Peeked> got = q_->Peek(timeout);
+                    if (got.ok()) p.emplace(*std::move(got));
+                    return got.status();
+                  });
     if (!p) return;
     CheckFits("Peek", p->data().size());
     uint8_t sum = 0;
@@ -566,6 +543,12 @@ void Patch(const RawView& view, size_t offset, const uint8_t* bytes, size_t n,
   }
 }
 
+absl::StatusOr<Queue> CreateQueue(const Options& options) {
+  absl::StatusOr<Queue> q = Queue::Create(ObjectName(), options);
+  if (!q.ok()) Fail(absl::StrCat("Create: ", q.status().ToString()));
+  return q;
+}
+
 // Live-queue variant. Input after the flags byte:
 //   capacity-1 (mod 8), slot_size-1 (mod 96), prefill count (mod capacity+1)
 //   records until the input ends, tag % 6:
@@ -584,11 +567,11 @@ void RunLiveQueue(Reader& in, MutexPolicy policy) {
   options.slot_size = 1 + in.U8() % 96;
   const int prefill = in.U8() % (options.capacity + 1);
 
-  absl::StatusOr<Queue> creator = Queue::Create(ObjectName(), options);
-  if (!creator.ok()) Fail(absl::StrCat("Create: ", creator.status().ToString()));
+  absl::StatusOr<Queue> creator = CreateQueue(options);
   for (int i = 0; i < prefill; ++i) {
     if (absl::Status s = creator->TrySend(
-            std::string(std::min<uint32_t>(i % 7, options.slot_size), 'p')); !s.ok()) {
+            std::string(std::min<uint32_t>(i % 7, options.slot_size), 'p'));
+        !s.ok()) {
       Fail(absl::StrCat("prefill: ", s.ToString()));
     }
   }
@@ -652,8 +635,7 @@ void RunLiveQueue(Reader& in, MutexPolicy policy) {
 }
 
 // Raw-object variant. Input after the flags byte: size:u16, then the
-// object's leading bytes (the rest of the object is zero). The mutexes'
-// __kind words are then reset to Init's unless RINGBUF_FUZZ_MUTEX_KIND=1.
+// object's leading bytes (the rest of the object is zero).
 void RunRawObject(Reader& in) {
   const size_t size = in.U16() % kMaxRawObject;
   {
@@ -664,28 +646,20 @@ void RunRawObject(Reader& in) {
     if (n > 0 && pwrite(fd, bytes, n, 0) != static_cast<ssize_t>(n)) {
       Fail("pwrite");
     }
-    if (!FuzzMutexKind()) {
-      const int kind = InitKind();
-      for (size_t mutex : kMutexOffsets) {
-        if (mutex + kKindOffset + kKindSize > size) continue;
-        if (pwrite(fd, &kind, kKindSize, mutex + kKindOffset) !=
-            static_cast<ssize_t>(kKindSize)) {
-          Fail("pwrite of __kind");
-        }
-      }
-    }
     close(fd);
   }
   absl::StatusOr<Queue> q = Queue::Open(ObjectName());
-  if (Verbose()) std::fprintf(stderr, "Open -> %s\n", q.status().ToString().c_str());
+  if (Verbose())
+    std::fprintf(stderr, "Open -> %s\n", q.status().ToString().c_str());
   if (!q.ok()) {
     Prober::CheckOpenStatus(q.status());
     return;
   }
   if (q->capacity() == 0 || q->capacity() > kMaxCapacity ||
       q->slot_size() == 0 || q->slot_size() > kMaxSlotSize ||
-      internal::kHeaderSize + q->capacity() * internal::SlotStride(
-                                                  q->slot_size()) != size) {
+      internal::kHeaderSize +
+              q->capacity() * internal::SlotStride(q->slot_size()) !=
+          size) {
     Fail(absl::StrCat("Open accepted capacity ", q->capacity(), ", slot_size ",
                       q->slot_size(), " for an object of ", size, " bytes"));
   }

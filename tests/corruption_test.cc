@@ -93,7 +93,7 @@ constexpr uint32_t kOwnerInconsistent = 0x7fffffff;
 enum class Damage {
   kHeaderAndSlots,  // every byte but the two mutexes
   kLockWords,       // the two mutexes, all but their __kind word
-  kMutexKind,       // the mutexes' __kind word (see the DISABLED_ test)
+  kMutexKind,       // the mutexes' __kind word
 };
 
 // ---------------------------------------------------------------------------
@@ -195,8 +195,10 @@ class Report {
 
   void WriteTo(int fd) const {
     std::string out;
-    for (const std::string& v : violations_) absl::StrAppend(&out, "V ", v, "\n");
-    for (const auto& [key, n] : counts_) absl::StrAppend(&out, "C ", key, " ", n, "\n");
+    for (const std::string& v : violations_)
+      absl::StrAppend(&out, "V ", v, "\n");
+    for (const auto& [key, n] : counts_)
+      absl::StrAppend(&out, "C ", key, " ", n, "\n");
     out.resize(std::min<size_t>(out.size(), 32 * 1024));  // within a pipe
     for (size_t done = 0; done < out.size();) {
       ssize_t w = write(fd, out.data() + done, out.size() - done);
@@ -248,9 +250,8 @@ class Prober {
     ringbuf::Stats st = q_->GetStats();
     if (st.capacity != q_->capacity() || st.slot_size != q_->slot_size()) {
       report_.Violation(absl::StrCat(
-          "GetStats says capacity ", st.capacity, ", slot_size ",
-          st.slot_size, "; the handle validated ", q_->capacity(), ", ",
-          q_->slot_size()));
+          "GetStats says capacity ", st.capacity, ", slot_size ", st.slot_size,
+          "; the handle validated ", q_->capacity(), ", ", q_->slot_size()));
     }
   }
 
@@ -282,10 +283,10 @@ class Prober {
 
   void ReceiveFor(absl::Duration timeout) {
     std::string m;
-    absl::Status s = Checked("ReceiveFor", timeout,
-                             {Code::kOk, Code::kDeadlineExceeded,
-                              Code::kDataLoss},
-                             [&] { return q_->ReceiveFor(&m, timeout); });
+    absl::Status s =
+        Checked("ReceiveFor", timeout,
+                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
+                [&] { return q_->ReceiveFor(&m, timeout); });
     if (s.ok()) CheckFits("ReceiveFor", m);
   }
 
@@ -293,7 +294,8 @@ class Prober {
   void OpenFresh() {
     std::optional<Queue> fresh;
     Checked("Open", absl::ZeroDuration(),
-            {Code::kOk, Code::kDataLoss, Code::kFailedPrecondition}, [&] {
+            {Code::kOk, Code::kDataLoss, Code::kFailedPrecondition},
+            [&] {
               absl::StatusOr<Queue> q = Queue::Open(q_->name());
               if (q.ok()) fresh.emplace(*std::move(q));
               return q.status();
@@ -341,9 +343,9 @@ class Prober {
 
   // Mostly messages that fit; one in eight is one byte too large.
   std::string Message() {
-    const uint32_t n = rng_() % 8 == 0
-                           ? q_->slot_size() + 1
-                           : static_cast<uint32_t>(rng_() % (q_->slot_size() + 1));
+    const uint32_t n =
+        rng_() % 8 == 0 ? q_->slot_size() + 1
+                        : static_cast<uint32_t>(rng_() % (q_->slot_size() + 1));
     return std::string(n, static_cast<char>('a' + rng_() % 26));
   }
 
@@ -398,14 +400,14 @@ class Prober {
 // the header and slots, never touching the two mutexes.
 void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
   const uint64_t cap = q.capacity();
-  const uint64_t head = view.Load64(offsetof(Header, head) +
-                                    offsetof(IndexLine, index));
-  const uint64_t tail = view.Load64(offsetof(Header, tail) +
-                                    offsetof(IndexLine, index));
-  const uint64_t interesting[] = {0,          1,        cap,      cap + 1,
-                                  head,       tail,     head + 1, tail + 1,
-                                  head + cap, tail - 1, ~uint64_t{0},
-                                  uint64_t{1} << 32, rng()};
+  const uint64_t head =
+      view.Load64(offsetof(Header, head) + offsetof(IndexLine, index));
+  const uint64_t tail =
+      view.Load64(offsetof(Header, tail) + offsetof(IndexLine, index));
+  const uint64_t interesting[] = {
+      0,        1,        cap,        cap + 1,  head,         tail,
+      head + 1, tail + 1, head + cap, tail - 1, ~uint64_t{0}, uint64_t{1} << 32,
+      rng()};
   // 8-byte fields worth setting to boundary values: the ring indexes and
   // everything on line 0 (which a fresh Open validates).
   const size_t fields[] = {
@@ -414,7 +416,7 @@ void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
       offsetof(Header, capacity),
       offsetof(Header, slot_stride),
       offsetof(Header, mapping_size),
-      0,  // magic + version
+      0,                              // magic + version
       offsetof(Header, header_size),  // header_size + slot_size
   };
   const int actions = 1 + static_cast<int>(rng() % 6);
@@ -423,14 +425,16 @@ void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
       case 0: {  // flip bits of a header byte
         size_t at = rng() % internal::kHeaderSize;
         while (InMutex(at)) at = rng() % internal::kHeaderSize;
-        view.StoreByte(at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
+        view.StoreByte(
+            at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
         break;
       }
       case 1: {  // flip bits of a slot byte (length words included)
         if (view.size() <= internal::kHeaderSize) break;
         const size_t at = internal::kHeaderSize +
                           rng() % (view.size() - internal::kHeaderSize);
-        view.StoreByte(at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
+        view.StoreByte(
+            at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
         break;
       }
       case 2: {  // a slot's length word: past slot_size, or huge
@@ -438,8 +442,9 @@ void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
         const uint32_t lengths[] = {q.slot_size() + 1, 0xffffffffu,
                                     static_cast<uint32_t>(rng()),
                                     q.slot_size()};
-        view.Store32(internal::kHeaderSize + slot * internal::SlotStride(q.slot_size()),
-                     lengths[rng() % 4]);
+        view.Store32(
+            internal::kHeaderSize + slot * internal::SlotStride(q.slot_size()),
+            lengths[rng() % 4]);
         break;
       }
       case 3:  // a field to a boundary value
@@ -475,8 +480,9 @@ void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
                                         (rng() % 2 ? kFutexWaiters : 0));
         break;
       case 3:  // owner died, as the kernel marks it
-        view.Store32(m + kLockWord, kFutexOwnerDied | static_cast<uint32_t>(
-                                                          rng() % 2 ? dead_tid : 0));
+        view.Store32(
+            m + kLockWord,
+            kFutexOwnerDied | static_cast<uint32_t>(rng() % 2 ? dead_tid : 0));
         break;
       case 4:  // a random lock word
         view.Store32(m + kLockWord, static_cast<uint32_t>(rng()));
@@ -499,8 +505,8 @@ void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
   }
 }
 
-// Rewrites one mutex's __kind: the types that make glibc crash its caller
-// (see the DISABLED_ test), or a random word.
+// Rewrites one mutex's __kind: the types that made glibc crash its caller
+// before RobustMutex checked the word, or a random word.
 void DamageMutexKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
   const size_t m = kMutexOffsets[rng() % 2];
   switch (rng() % 5) {
@@ -521,7 +527,8 @@ void DamageMutexKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
       view.Store32(m + kLockWord, static_cast<uint32_t>(getpid()));
       view.Store32(m + kOwnerWord, static_cast<uint32_t>(getpid()));
       view.Store32(m + kCountWord, 0);
-      for (size_t at = kKindWord + 4; at < kMutexSize; ++at) view.StoreByte(m + at, 0);
+      for (size_t at = kKindWord + 4; at < kMutexSize; ++at)
+        view.StoreByte(m + at, 0);
       break;
     case 4:
       view.Store32(m + kKindWord, static_cast<uint32_t>(rng()));
@@ -618,7 +625,8 @@ void RunIteration(const std::string& name, uint64_t seed, Damage damage,
   prober.OpenFresh();
 
   if (sleeper > 0) {
-    const int status = testing::WaitChild(sleeper, kSleeperTimeout + kSlack * 2);
+    const int status =
+        testing::WaitChild(sleeper, kSleeperTimeout + kSlack * 2);
     if (!testing::ExitedCleanly(status)) {
       report.Violation(absl::StrCat(
           "a peer asleep in a timed call when the damage landed ",
@@ -688,7 +696,8 @@ class CorruptionTest : public ::testing::Test {
       }
     }
     std::string summary;
-    for (const auto& [key, n] : tally) absl::StrAppend(&summary, "\n  ", key, ": ", n);
+    for (const auto& [key, n] : tally)
+      absl::StrAppend(&summary, "\n  ", key, ": ", n);
     std::printf("seed %llu: %d iterations in %s; calls by code:%s\n",
                 static_cast<unsigned long long>(base), ran,
                 absl::FormatDuration(absl::Now() - start).c_str(),
@@ -719,15 +728,14 @@ TEST_F(CorruptionTest, ScribbledLockWordsNeverOutlastATimeout) {
   RunIterations(Damage::kLockWords, 300, absl::Seconds(7));
 }
 
-// Pins a library bug (see fuzz/README.md, "Known crashes"): a mutex whose
-// __kind word is scribbled on makes glibc crash the caller — SIGILL (lock
-// elision without TSX), abort() (assertions in the priority-inheritance and
+// Regression test for a fuzz finding (fuzz/README.md): a mutex whose __kind
+// word was scribbled on made glibc crash the caller — SIGILL (lock elision
+// without TSX), abort() (assertions in the priority-inheritance and
 // priority-protect paths) or SIGSEGV (a robust-list unlink through garbage
-// pointers) — where the contract says DataLoss. Disabled until
-// RobustMutex::Lock refuses a __kind other than the one Init wrote; run with
-// --gtest_also_run_disabled_tests to see it fail.
-TEST_F(CorruptionTest, DISABLED_ScribbledMutexKindIsDataLossNotACrash) {
-  RunIterations(Damage::kMutexKind, 40, absl::Seconds(7));
+// pointers) — where the contract says DataLoss. RobustMutex::Lock now checks
+// the word first.
+TEST_F(CorruptionTest, ScribbledMutexKindIsDataLossNotACrash) {
+  RunIterations(Damage::kMutexKind, 60, absl::Seconds(3));
 }
 
 }  // namespace
