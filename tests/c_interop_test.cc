@@ -52,7 +52,8 @@
 #define RINGBUF_PYTHON_CANNOT_LOAD_LIB 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
+    __has_feature(memory_sanitizer) ||                                     \
+    __has_feature(undefined_behavior_sanitizer)
 #define RINGBUF_PYTHON_CANNOT_LOAD_LIB 1
 #endif
 #endif
