@@ -168,5 +168,54 @@ TEST(CliCrashTest, KilledSendEchoesExactlyWhatItCommitted) {
   EXPECT_EQ(free_slots, 16u);
 }
 
+// `ringbufctl stat` works on a queue whose last user died holding its lock:
+// stat reads without locking. A child reserves a slot (holding the send lock)
+// and is SIGKILLed; stat must then exit 0 promptly with the right depth.
+TEST(CliCrashTest, StatWorksWhileADeadProcessHoldsTheLock) {
+  testing::ScopedQueueName name;
+  Options o;
+  o.capacity = 4;
+  o.slot_size = 16;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_TRUE(q->Send("one").ok());
+  testing::Signal holding;
+  pid_t holder = testing::ForkChild([&] {
+    absl::StatusOr<Queue> c = Queue::Open(name);
+    if (!c.ok()) return 1;
+    absl::StatusOr<Queue::Reservation> r = c->Reserve(absl::Seconds(10));
+    if (!r.ok()) return 2;
+    holding.Notify();
+    for (;;) pause();
+  });
+  ASSERT_EQ(holding.WaitFor(absl::Seconds(20)), 'x');
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const std::string ctl = CtlPath();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    execl(ctl.c_str(), ctl.c_str(), "stat", name.get().c_str(), "--json",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string partial;
+  std::vector<std::string> lines;
+  ReadLines(out[0], &partial, &lines, 1);
+  close(out[0]);
+  EXPECT_TRUE(testing::ExitedCleanly(testing::WaitChild(pid, absl::Seconds(20))));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"depth\":1"), std::string::npos) << lines[0];
+  // The dead holder is not repaired by stat (it takes no lock) but by the
+  // next send, which then works.
+  EXPECT_TRUE(q->SendFor("two", absl::Seconds(10)).ok());
+  EXPECT_EQ(q->GetStats().send_lock_owner_deaths, 1u);
+}
+
 }  // namespace
 }  // namespace ringbuf
