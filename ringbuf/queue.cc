@@ -39,6 +39,22 @@ absl::Status ShutDownError(absl::string_view queue) {
       QueueMessage(queue, "this handle was shut down (Queue::Shutdown)"));
 }
 
+// Turns the result of a wait on a slot semaphore into OK (go round again),
+// Cancelled or DeadlineExceeded.
+absl::Status AfterWait(SlotSemaphore::Result result, absl::string_view queue,
+                       absl::string_view waited_for) {
+  switch (result) {
+    case SlotSemaphore::Result::kAvailable:
+      return absl::OkStatus();
+    case SlotSemaphore::Result::kCancelled:
+      return ShutDownError(queue);
+    case SlotSemaphore::Result::kExpired:
+      break;
+  }
+  return absl::DeadlineExceededError(
+      QueueMessage(queue, absl::StrCat("timed out waiting for ", waited_for)));
+}
+
 }  // namespace
 
 Queue::Queue(std::string name, internal::ShmMapping mapping,
@@ -162,6 +178,16 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Releases a side lock with nothing published.
+void Abandon(internal::SideLock& side) {
+  side.progress = internal::kIdle;
+  side.mutex.Unlock();
+}
+
+}  // namespace
+
 absl::Status Queue::CheckUsable() const {
   if (header_ == nullptr) return MovedFrom();
   if (shut_down_->load(std::memory_order_acquire)) return ShutDownError(name_);
@@ -221,17 +247,13 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     }
     // Sleep until head moves far enough to leave a free slot (or the
     // indexes turn out corrupt, which the locked check then reports).
-    SlotSemaphore::Result r = SlotSemaphore(&h.head).Wait(
+    const SlotSemaphore::Result r = SlotSemaphore(&h.head).Wait(
         [&](uint64_t head_now) {
           return h.tail.index.load(std::memory_order_relaxed) - head_now !=
                  capacity_;
         },
         deadline, *shut_down_);
-    if (r == SlotSemaphore::Result::kCancelled) return ShutDownError(name_);
-    if (r == SlotSemaphore::Result::kExpired) {
-      return absl::DeadlineExceededError(
-          QueueMessage(name_, "timed out waiting for a free slot"));
-    }
+    if (absl::Status s = AfterWait(r, name_, "a free slot"); !s.ok()) return s;
   }
 }
 
@@ -250,10 +272,7 @@ void Queue::PublishTail(uint64_t new_tail) {
   RINGBUF_CRASH_POINT(kSendUnlocked);
 }
 
-void Queue::AbandonSend() {
-  header_->send.progress = internal::kIdle;
-  header_->send.mutex.Unlock();
-}
+void Queue::AbandonSend() { Abandon(header_->send); }
 
 namespace {
 
@@ -416,16 +435,12 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
     }
-    SlotSemaphore::Result r = SlotSemaphore(&h.tail).Wait(
+    const SlotSemaphore::Result r = SlotSemaphore(&h.tail).Wait(
         [&](uint64_t tail_now) {
           return tail_now != h.head.index.load(std::memory_order_relaxed);
         },
         deadline, *shut_down_);
-    if (r == SlotSemaphore::Result::kCancelled) return ShutDownError(name_);
-    if (r == SlotSemaphore::Result::kExpired) {
-      return absl::DeadlineExceededError(
-          QueueMessage(name_, "timed out waiting for a message"));
-    }
+    if (absl::Status s = AfterWait(r, name_, "a message"); !s.ok()) return s;
   }
 }
 
@@ -443,10 +458,7 @@ void Queue::PublishHead(uint64_t new_head) {
   RINGBUF_CRASH_POINT(kReceiveUnlocked);
 }
 
-void Queue::AbandonReceive() {
-  header_->recv.progress = internal::kIdle;
-  header_->recv.mutex.Unlock();
-}
+void Queue::AbandonReceive() { Abandon(header_->recv); }
 
 absl::StatusOr<absl::string_view> Queue::Payload(uint64_t head) const {
   const char* slot = Slot(head);
