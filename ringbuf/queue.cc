@@ -27,6 +27,10 @@ namespace {
 // for the side lock, whose holder normally releases it after one copy.
 constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
 
+// How long one wait for a side lock lasts before the waiter checks whether
+// its handle was shut down.
+constexpr absl::Duration kLockSlice = absl::Milliseconds(50);
+
 // OpenOrCreate retries while others create and remove the name under it.
 constexpr int kOpenOrCreateAttempts = 64;
 
@@ -162,8 +166,19 @@ char* Queue::Slot(uint64_t index) const {
 absl::Status Queue::LockSide(internal::SideLock& side,
                              void (*repair)(Header&),
                              const Deadline& deadline, Mode mode) {
-  absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
-      name_, mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline);
+  const Deadline lock_deadline =
+      mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline;
+  // Wait for the lock in slices, so that Shutdown() also ends a wait for a
+  // lock held long (a Peek or a Reservation elsewhere, a stopped holder).
+  absl::StatusOr<internal::RobustMutex::Acquired> acquired;
+  for (;;) {
+    acquired = side.mutex.Lock(name_, lock_deadline.Slice(kLockSlice));
+    if (acquired.ok() || !absl::IsDeadlineExceeded(acquired.status()) ||
+        lock_deadline.Expired()) {
+      break;
+    }
+    if (shut_down_->load(std::memory_order_acquire)) return ShutDownError(name_);
+  }
   if (!acquired.ok()) {
     if (mode == Mode::kTry && absl::IsDeadlineExceeded(acquired.status())) {
       return absl::UnavailableError(QueueMessage(
@@ -235,6 +250,9 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     if (depth < capacity_) {
       RINGBUF_CRASH_POINT(kSendLocked);
       h.send.copying_index = tail;
+      // The repairer of a dead owner reads copying_index only when progress
+      // says kCopying: keep the compiler from swapping the two stores.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
       h.send.progress = internal::kCopying;
       *tail_out = tail;
       *free_out = capacity_ - depth;
@@ -425,6 +443,9 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     if (depth > 0 && depth <= capacity_) {
       RINGBUF_CRASH_POINT(kReceiveLocked);
       h.recv.copying_index = head;
+      // The repairer of a dead owner reads copying_index only when progress
+      // says kCopying: keep the compiler from swapping the two stores.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
       h.recv.progress = internal::kCopying;
       *head_out = head;
       *available_out = depth;
@@ -483,7 +504,12 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
   }
   absl::StatusOr<absl::string_view> payload = Payload(head);
   if (payload.ok()) {
-    message->resize(payload->size());
+    try {
+      message->resize(payload->size());
+    } catch (...) {
+      AbandonReceive();  // leave the message; never keep the lock
+      throw;
+    }
     CopyFromSlot(&(*message)[0], payload->data(), payload->size());
   } else {
     message->clear();  // the message is dropped rather than wedge the queue
@@ -561,13 +587,21 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
   }
   const uint64_t n = std::min<uint64_t>(available, max_messages);
   absl::Status status;
-  for (uint64_t i = 0; i < n; ++i) {
-    absl::StatusOr<absl::string_view> payload = Payload(head + i);
-    if (!payload.ok()) {
-      status.Update(payload.status());
-      continue;  // dropped, as in Receive
+  uint64_t i = 0;
+  try {
+    for (; i < n; ++i) {
+      absl::StatusOr<absl::string_view> payload = Payload(head + i);
+      if (!payload.ok()) {
+        status.Update(payload.status());
+        continue;  // dropped, as in Receive
+      }
+      out->emplace_back(payload->data(), payload->size());
     }
-    out->emplace_back(payload->data(), payload->size());
+  } catch (...) {
+    // Out of memory: take what was appended, leave the rest, never keep
+    // the lock.
+    PublishHead(head + i);
+    throw;
   }
   PublishHead(head + n);
   return status;

@@ -212,6 +212,31 @@ TEST(CrashRecoveryTest, SleepingConsumerGetsMessageWhosePosterDied) {
   EXPECT_EQ(out, Msg(7));
 }
 
+// A producer dies inside its wake-up call, after clearing the sleepers bit
+// but before FUTEX_WAKE, holding the send lock. The next producer repairs the
+// lock and must wake the sleeping consumer although the bit reads clear;
+// the consumer then gets both messages, in order.
+TEST(CrashRecoveryTest, RepairWakesSleepersAPosterDiedWaking) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  std::vector<std::string> got;
+  absl::Status status;
+  std::thread consumer([&] {
+    std::string out;
+    for (int i = 0; i < 2 && (status = q.ReceiveFor(&out, kBound)).ok(); ++i) {
+      got.push_back(out);
+    }
+  });
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kReceivers, kBound));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kWaking,
+                          [](Queue& child) { (void)child.Send(Msg(7)); }));
+  ASSERT_TRUE(q.SendFor(Msg(8), kBound).ok());
+  consumer.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(got, (std::vector<std::string>{Msg(7), Msg(8)}));
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 1u);
+}
+
 // The mirror image: a consumer frees a slot and dies before waking the
 // producer asleep on the full queue; the producer still gets the slot.
 TEST(CrashRecoveryTest, SleepingProducerGetsSlotWhoseFreerDied) {

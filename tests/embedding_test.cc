@@ -1,11 +1,15 @@
 // The embedding API: batches, zero-copy reservations and peeks, receiving
 // into a caller's buffer, Shutdown, and the event-loop notifier — each
 // alone, across processes, and when its holder is killed.
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -14,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "ringbuf/internal/layout.h"
 #include "ringbuf/notifier.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
@@ -328,6 +333,55 @@ TEST(ShutdownTest, WakesABlockedSend) {
   blocked.join();
   EXPECT_EQ(got.code(), absl::StatusCode::kCancelled) << got;
   EXPECT_EQ(q.GetStats().depth, 1u);
+}
+
+// Reads the receive lock's futex word: glibc sets its top bit once a
+// waiter sleeps on it.
+bool AwaitReceiveLockWaiter(const std::string& name, absl::Duration timeout) {
+  int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return false;
+  void* map = mmap(nullptr, internal::kHeaderSize, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) return false;
+  const auto* m = reinterpret_cast<const pthread_mutex_t*>(
+      &static_cast<const internal::Header*>(map)->recv.mutex);
+  absl::Time deadline = absl::Now() + timeout;
+  bool waiting = false;
+  while (!(waiting = (__atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE) &
+                      FUTEX_WAITERS) != 0) &&
+         absl::Now() < deadline) {
+    usleep(100);  // polling a condition, bounded by `timeout`
+  }
+  munmap(map, internal::kHeaderSize);
+  return waiting;
+}
+
+// Shutdown also ends a wait for a side lock held long elsewhere (here a
+// Peek on another handle), not only a wait for messages.
+TEST(ShutdownTest, WakesACallWaitingForALockHeldByAPeek) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name, 4);
+  ASSERT_TRUE(q.Send("held").ok());
+  absl::StatusOr<Queue> other = Queue::Open(name);
+  ASSERT_TRUE(other.ok());
+  absl::StatusOr<Queue::Peeked> peek = other->Peek(kBound);
+  ASSERT_TRUE(peek.ok());
+  std::atomic<bool> done{false};
+  absl::Status got;
+  std::thread blocked([&] {
+    std::string out;
+    got = q.Receive(&out);
+    done.store(true);
+  });
+  ASSERT_TRUE(AwaitReceiveLockWaiter(name, kBound));
+  q.Shutdown();
+  absl::Time give_up = absl::Now() + kBound;
+  while (!done.load() && absl::Now() < give_up) usleep(100);
+  const bool returned_while_held = done.load();
+  peek = absl::CancelledError("dropped");  // releases the lock either way
+  blocked.join();
+  EXPECT_TRUE(returned_while_held) << "Receive waited for the Peek to end";
+  EXPECT_EQ(got.code(), absl::StatusCode::kCancelled) << got;
 }
 
 TEST(ShutdownTest, ShutdownFromASignalHandlerEndsAProcessBlockedInReceive) {

@@ -8,7 +8,8 @@
 //
 //   sleepers = epoch << 1 | someone_may_sleep
 //
-// Wait: spin briefly reading the index (no shared writes, no system call),
+// A zero timeout (an already-expired deadline) looks once and returns.
+// Otherwise, wait: spin briefly reading the index (no shared writes, no system call),
 // then yield the CPU a few times (spin.h says why). Then set the bit, re-check the count, and FUTEX_WAIT on the word with the
 // value that has the bit set; on waking, re-check and repeat.
 // Post (whoever advanced the index): one load of the word; only if the bit is
@@ -39,6 +40,7 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
+#include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/futex.h"
 #include "ringbuf/internal/layout.h"
@@ -65,6 +67,11 @@ class SlotSemaphore {
   template <typename Available>
   Result Wait(const Available& available, const Deadline& deadline,
               const std::atomic<bool>& cancelled) {
+    if (deadline.Expired()) {  // a zero timeout: one look, no spinning
+      return available(line_->index.load(std::memory_order_seq_cst))
+                 ? Result::kAvailable
+                 : Result::kExpired;
+    }
     for (int i = 0; i < kWaitSpins; ++i) {
       if (available(line_->index.load(std::memory_order_acquire))) {
         return Result::kAvailable;
@@ -75,6 +82,7 @@ class SlotSemaphore {
       if (available(line_->index.load(std::memory_order_acquire))) {
         return Result::kAvailable;
       }
+      if (deadline.Expired()) return Result::kExpired;
       sched_yield();
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
@@ -94,10 +102,11 @@ class SlotSemaphore {
     }
   }
 
-  // After the caller set its `cancelled` flag (seq_cst): moves the epoch so
-  // no sleeper can go to sleep on the old value, and wakes every sleeper.
-  // Sleepers of other handles wake too, find nothing changed for them, and
-  // sleep again.
+  // Moves the epoch so no sleeper can go to sleep on the old value, and wakes
+  // every sleeper, whatever the bit says. For a handle's Shutdown (after it
+  // set its `cancelled` flag, seq_cst) and for crash repair (a poster that
+  // died inside Post may have cleared the bit without waking anyone).
+  // Sleepers with nothing new for them re-check and sleep again.
   void Interrupt() {
     line_->sleepers.fetch_add(2, std::memory_order_seq_cst);
     FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
@@ -109,6 +118,7 @@ class SlotSemaphore {
     while ((w & kSomeoneMaySleep) != 0) {
       if (line_->sleepers.compare_exchange_weak(w, w + 1,
                                                 std::memory_order_seq_cst)) {
+        RINGBUF_CRASH_POINT(kWaking);
         FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
         return;
       }

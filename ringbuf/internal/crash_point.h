@@ -22,6 +22,7 @@ enum class CrashSite {
   kReceiveTaken,        // head advanced, producers not yet woken (was: before post(empty))
   kReceiveUnlocked,     // producers woken, lock released, not yet returned
   kRepairing,           // repairing after a dead owner, lock not yet consistent
+  kWaking,              // in Post: sleepers bit cleared, FUTEX_WAKE not yet made
 };
 
 #ifdef RINGBUF_CRASH_POINTS

@@ -29,8 +29,10 @@ void RepairSendSide(Header& h) {
     h.send.lost_in_flight.fetch_add(1, std::memory_order_relaxed);
   }
   h.send.progress = kIdle;
-  // The dead producer may have published without waking a consumer.
-  SlotSemaphore(&h.tail).Post();
+  // The dead producer may have published without waking a consumer, even
+  // after clearing the sleepers bit (it dies inside Post): wake them all,
+  // whatever the bit says.
+  SlotSemaphore(&h.tail).Interrupt();
 }
 
 void RepairReceiveSide(Header& h) {
@@ -45,8 +47,9 @@ void RepairReceiveSide(Header& h) {
         std::memory_order_relaxed);
   }
   h.recv.progress = kIdle;
-  // The dead consumer may have freed a slot without waking a producer.
-  SlotSemaphore(&h.head).Post();
+  // The dead consumer may have freed a slot without waking a producer (see
+  // RepairSendSide).
+  SlotSemaphore(&h.head).Interrupt();
 }
 
 }  // namespace internal
