@@ -11,7 +11,10 @@
 // Clear(): for kMessages, a message was committed (or the queue was non-empty
 // when the notifier was created); for kSpace, a slot was freed (or one was
 // free at creation). Clear, then drain until Unavailable: a message committed
-// after Clear() makes the fd readable again, so none is missed. The fd may
+// after Clear() makes the fd readable again, so none is missed provided the
+// drain ends only on an empty queue: TryReceive's Unavailable also covers
+// "another consumer held the lock over 10 ms", so when other consumers may
+// hold it long (Peek), confirm with GetStats().depth == 0. The fd may
 // also be readable when there is nothing left (another consumer got there
 // first); treat readiness as a hint, as with any shared queue.
 //

@@ -28,7 +28,7 @@
 //     never wedges the queue, never loses or duplicates a committed message
 //     and never leaks a slot. A send killed before it returned OK may or may
 //     not have committed; a receive killed before it returned loses at most
-//     the one message it was taking. The next process to touch the killed
+//     the one message (a ReceiveBatch: the batch) it was taking. The next process to touch the killed
 //     process's lock repairs it (Stats counts the repairs).
 //   * Waiting costs no CPU: a blocked call spins for a few microseconds, then
 //     sleeps in the kernel (waking once a second to re-check, see
@@ -199,9 +199,12 @@ class Queue {
   // leaves the message in the queue. Codes as ReceiveFor.
   absl::StatusOr<Peeked> Peek(absl::Duration timeout);
 
-  // Wakes every thread blocked in a call on this handle and makes them, and
-  // every later call on this handle, return Cancelled. Other handles and
-  // processes are unaffected (the queue stays as it is). Safe to call from
+  // Wakes every thread blocked in a call on this handle (waiting for space,
+  // messages or a side lock) and makes them, and every later call on this
+  // handle, return Cancelled; a blocked call that finds its slot or message
+  // at that very moment may still complete with OK. Reservations and Peeked
+  // messages already handed out stay valid until committed or dropped.
+  // Other handles and processes are unaffected (the queue stays as it is). Safe to call from
   // any thread, more than once, and from a signal handler (it stores an
   // atomic and makes futex system calls only). For a service's SIGTERM path.
   void Shutdown();
@@ -266,12 +269,14 @@ class Queue {
   uint64_t slot_stride_ = 0;
   char* slots_ = nullptr;
   // Set by Shutdown(); on the heap so that its address is stable for
-  // threads blocked in this handle and for notifiers.
+  // threads blocked in this handle.
   std::unique_ptr<std::atomic<bool>> shut_down_;
 };
 
 // A reserved slot (Queue::Reserve). Move-only; dropping it uncommitted
-// releases the slot with nothing sent.
+// releases the slot with nothing sent. It refers to its Queue, which must not
+// be moved or destroyed while it exists (nor while a Peeked or a
+// QueueNotifier does).
 class Queue::Reservation {
  public:
   Reservation(Reservation&& other) noexcept;

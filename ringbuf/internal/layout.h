@@ -40,7 +40,7 @@
 //                            send overwrites it. A consumer died mid-copy:
 //                            head was not advanced, so the message stays for
 //                            the next consumer.
-//     kCopying, index moved (index == copying_index + 1)
+//     kCopying, index moved (index == copying_index + n, n the batch size)
 //                            a producer died after publishing (tail++): the
 //                            message is committed and delivered normally. A
 //                            consumer died after taking (head++): that one
