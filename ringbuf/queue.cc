@@ -27,10 +27,6 @@ namespace {
 // for the side lock, whose holder normally releases it after one copy.
 constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
 
-// How long one wait for a side lock lasts before the waiter checks whether
-// its handle was shut down.
-constexpr absl::Duration kLockSlice = absl::Milliseconds(50);
-
 // OpenOrCreate retries while others create and remove the name under it.
 constexpr int kOpenOrCreateAttempts = 64;
 
@@ -166,19 +162,12 @@ char* Queue::Slot(uint64_t index) const {
 absl::Status Queue::LockSide(internal::SideLock& side,
                              void (*repair)(Header&),
                              const Deadline& deadline, Mode mode) {
-  const Deadline lock_deadline =
-      mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline;
-  // Wait for the lock in slices, so that Shutdown() also ends a wait for a
-  // lock held long (a Peek or a Reservation elsewhere, a stopped holder).
-  absl::StatusOr<internal::RobustMutex::Acquired> acquired;
-  for (;;) {
-    acquired = side.mutex.Lock(name_, lock_deadline.Slice(kLockSlice));
-    if (acquired.ok() || !absl::IsDeadlineExceeded(acquired.status()) ||
-        lock_deadline.Expired()) {
-      break;
-    }
-    if (shut_down_->load(std::memory_order_acquire)) return ShutDownError(name_);
-  }
+  // Shutdown() also ends a wait for a lock held long (a Peek or a
+  // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
+  absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
+      name_, mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline,
+      *shut_down_);
+  if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
   if (!acquired.ok()) {
     if (mode == Mode::kTry && absl::IsDeadlineExceeded(acquired.status())) {
       return absl::UnavailableError(QueueMessage(

@@ -49,14 +49,6 @@ class Deadline {
     return (!infinite_ && Before(at_, end)) ? at_ : end;
   }
 
-  // The earlier of this deadline and `slice` from now, as a Deadline.
-  Deadline Slice(absl::Duration slice) const {
-    Deadline d;
-    d.infinite_ = false;
-    d.at_ = SliceEnd(slice);
-    return d;
-  }
-
   static timespec Now() {
     timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

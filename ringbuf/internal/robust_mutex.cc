@@ -7,7 +7,7 @@
 
 #include "ringbuf/internal/errno_status.h"
 
-// ThreadSanitizer intercepts pthread_mutex_lock, trylock and unlock but not
+// ThreadSanitizer intercepts pthread_mutex_trylock and unlock but not
 // pthread_mutex_clocklock; tell it about that one by hand, or it sees a lock
 // taken there as never taken.
 #if defined(__has_feature)
@@ -62,7 +62,8 @@ absl::Status RobustMutex::Init(absl::string_view queue) {
 }
 
 absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
-    absl::string_view queue, const Deadline& deadline) {
+    absl::string_view queue, const Deadline& deadline,
+    const std::atomic<bool>& cancelled) {
   const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
   if (kind != ExpectedKind()) {
     return absl::DataLossError(QueueMessage(
@@ -81,23 +82,27 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     }
     CpuRelax();
   }
-  if (rc == EBUSY) {
-    if (deadline.infinite()) {
-      rc = pthread_mutex_lock(&mutex_);
-    } else {
+  // Then sleep, in slices, so that a cancelled caller (Queue::Shutdown) is
+  // not held here by a lock someone keeps long.
+  while (rc == EBUSY) {
+    const timespec until = deadline.SliceEnd(kLockSlice);
 #ifdef RINGBUF_TSAN
-      __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
+    __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
 #endif
-      rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &deadline.at());
+    rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &until);
 #ifdef RINGBUF_TSAN
-      __tsan_mutex_post_lock(
-          &mutex_,
-          rc == 0 || rc == EOWNERDEAD
-              ? __tsan_mutex_try_lock
-              : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
-          0);
+    __tsan_mutex_post_lock(
+        &mutex_,
+        rc == 0 || rc == EOWNERDEAD
+            ? __tsan_mutex_try_lock
+            : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
+        0);
 #endif
+    if (rc != ETIMEDOUT || deadline.Expired()) break;
+    if (cancelled.load(std::memory_order_acquire)) {
+      return absl::CancelledError(QueueMessage(queue, "cancelled"));
     }
+    rc = EBUSY;
   }
   switch (rc) {
     case 0:

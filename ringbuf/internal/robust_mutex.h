@@ -10,13 +10,20 @@
 
 #include <pthread.h>
 
+#include <atomic>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "ringbuf/internal/deadline.h"
 
 namespace ringbuf {
 namespace internal {
+
+// How long one sleep waiting for the lock lasts before the waiter checks
+// whether it was cancelled.
+inline constexpr absl::Duration kLockSlice = absl::Milliseconds(50);
 
 class RobustMutex {
  public:
@@ -26,11 +33,14 @@ class RobustMutex {
   absl::Status Init(absl::string_view queue);
 
   // Acquires the mutex, first spinning briefly (a holder only copies one
-  // message), then sleeping until `deadline`. DeadlineExceeded if it passes;
+  // message), then sleeping until `deadline`, in slices of kLockSlice after
+  // each of which `cancelled` is checked (Cancelled if set).
+  // DeadlineExceeded if the deadline passes;
   // DataLoss if the mutex is unrecoverable or its words are garbage (its kind
   // word is checked before glibc sees it: some kinds crash the caller).
   absl::StatusOr<Acquired> Lock(absl::string_view queue,
-                                const Deadline& deadline);
+                                const Deadline& deadline,
+                                const std::atomic<bool>& cancelled);
 
   // After kOwnerDied, once the guarded state is repaired.
   void MarkConsistent();
