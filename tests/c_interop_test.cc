@@ -379,21 +379,6 @@ TEST(SharedQueueTest, CAndPythonConsumersShareOneQueueExactlyOnce) {
   EXPECT_EQ(q.GetStats().depth, 0u);
 }
 
-// Resolves a runfiles-relative path to an absolute one.
-std::string Resolve(std::string path) {
-  if (path[0] != '/' && access(path.c_str(), R_OK) != 0) {
-    const char* srcdir = getenv("TEST_SRCDIR");
-    const char* ws = getenv("TEST_WORKSPACE");
-    if (srcdir != nullptr && ws != nullptr) {
-      path = absl::StrCat(srcdir, "/", ws, "/", path);
-    }
-  }
-  if (char* real = realpath(path.c_str(), nullptr)) {
-    path = real;
-    free(real);
-  }
-  return path;
-}
 
 }  // namespace
 }  // namespace ringbuf
@@ -410,7 +395,7 @@ int main(int argc, char** argv) {
   }
   std::string paths[3];
   for (int i = 0; i < 3; ++i) {
-    paths[i] = ringbuf::Resolve(argv[i + 1]);
+    paths[i] = ringbuf::testing::RunfilePath(argv[i + 1]);
     if (access(paths[i].c_str(), R_OK) != 0) {
       fprintf(stderr, "not found: %s\n", paths[i].c_str());
       return 2;

@@ -1124,17 +1124,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: %s PATH_TO_RINGBUFCTL [gtest flags]\n", argv[0]);
     return 2;
   }
-  if (path[0] != '/' && access(path.c_str(), X_OK) != 0) {
-    const char* srcdir = getenv("TEST_SRCDIR");
-    const char* ws = getenv("TEST_WORKSPACE");
-    if (srcdir != nullptr && ws != nullptr) {
-      path = absl::StrCat(srcdir, "/", ws, "/", path);
-    }
-  }
-  if (char* real = realpath(path.c_str(), nullptr)) {
-    path = real;
-    free(real);
-  }
+  path = ringbuf::testing::RunfilePath(path);
   if (access(path.c_str(), X_OK) != 0) {
     fprintf(stderr, "ringbufctl not executable at %s: %s\n", path.c_str(),
             strerror(errno));

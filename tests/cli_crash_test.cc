@@ -32,11 +32,7 @@
 namespace ringbuf {
 namespace {
 
-std::string CtlPath() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir == nullptr ? "." : srcdir,
-                      "/ringbuf/ringbuf/ringbufctl");
-}
+std::string CtlPath() { return testing::RunfilePath("ringbuf/ringbufctl"); }
 
 // `ringbufctl send NAME` with its stdin fed `input` and its stdout piped.
 struct SendProcess {

@@ -49,11 +49,6 @@ constexpr uint32_t kWorkers = 3;
 constexpr uint64_t kPerWorker = 3000;
 constexpr uint64_t kCapacity = 128;
 
-std::string Runfile(absl::string_view path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir == nullptr ? "." : srcdir, "/ringbuf/", path);
-}
-
 // A file under $TEST_TMPDIR, named after the running test.
 std::string TmpPath(absl::string_view name) {
   const char* tmp = std::getenv("TEST_TMPDIR");
@@ -117,7 +112,7 @@ class Processes {
 std::vector<std::string> CollectorArgs(const std::string& queue,
                                        const std::string& out,
                                        int64_t slow_disk_us) {
-  return {Runfile("examples/log_collector"),
+  return {testing::RunfilePath("examples/log_collector"),
           absl::StrCat("--queue=", queue),
           absl::StrCat("--out=", out),
           "--batch=16",
@@ -236,7 +231,7 @@ TEST(LogCollectorTest, SigtermMidStreamKeepsEveryAcknowledgedRecordExactlyOnce) 
   // The operator's view: `ringbufctl stat` works on the collector's queue.
   const std::string stat_out = TmpPath("stat.out");
   const pid_t stat = procs.Start(
-      {Runfile("ringbuf/ringbufctl"), "stat", name.get(), "--json"}, stat_out);
+      {testing::RunfilePath("ringbuf/ringbufctl"), "stat", name.get(), "--json"}, stat_out);
   ASSERT_TRUE(testing::ExitedCleanly(procs.Wait(stat, absl::Seconds(20))));
   const std::string stat_json = ReadFile(stat_out);
   EXPECT_TRUE(absl::StrContains(stat_json, absl::StrCat("\"capacity\":", kCapacity)))
@@ -248,7 +243,7 @@ TEST(LogCollectorTest, SigtermMidStreamKeepsEveryAcknowledgedRecordExactlyOnce) 
   for (uint32_t w = 0; w < kWorkers; ++w) {
     ack_files.push_back(TmpPath(absl::StrCat("acks-", w)));
     workers.push_back(procs.Start(
-        {Runfile("examples/log_worker"), absl::StrCat("--queue=", name.get()),
+        {testing::RunfilePath("examples/log_worker"), absl::StrCat("--queue=", name.get()),
          absl::StrCat("--id=", w), absl::StrCat("--count=", kPerWorker),
          absl::StrCat("--ack_file=", ack_files[w]), "--send_timeout=60s"},
         TmpPath(absl::StrCat("worker-", w, ".out"))));
@@ -342,7 +337,7 @@ TEST(LogCollectorTest, SigtermWhileIdleStopsPromptly) {
   Processes procs;
   const std::string out = TmpPath("collector.out");
   const pid_t collector = procs.Start(
-      {Runfile("examples/log_collector"), absl::StrCat("--queue=", name.get()),
+      {testing::RunfilePath("examples/log_collector"), absl::StrCat("--queue=", name.get()),
        absl::StrCat("--out=", log), "--stats_every=0"},
       out);
   ASSERT_GT(collector, 0);

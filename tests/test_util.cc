@@ -93,6 +93,22 @@ bool AwaitSleeper(const std::string& name, Side side,
   return reached;
 }
 
+std::string RunfilePath(const std::string& path) {
+  std::string resolved = path;
+  if (!path.empty() && path[0] != '/' && access(path.c_str(), R_OK) != 0) {
+    const char* srcdir = std::getenv("TEST_SRCDIR");
+    const char* workspace = std::getenv("TEST_WORKSPACE");
+    resolved = absl::StrCat(srcdir == nullptr ? "." : srcdir, "/",
+                            workspace == nullptr ? "ringbuf" : workspace, "/",
+                            path);
+  }
+  if (char* real = realpath(resolved.c_str(), nullptr)) {
+    resolved = real;
+    free(real);
+  }
+  return resolved;
+}
+
 bool ExitedCleanly(int status) {
   return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -44,6 +44,11 @@ int WaitChild(pid_t pid, absl::Duration timeout);
 // True if `status` (from WaitChild) is a normal exit with code 0.
 bool ExitedCleanly(int status);
 
+// An absolute path for a file of this workspace in the test's runfiles
+// ("ringbuf/ringbufctl", or a $(rootpath) argument): resolved under
+// $TEST_SRCDIR/$TEST_WORKSPACE unless it already names a readable file.
+std::string RunfilePath(const std::string& path);
+
 enum class Side { kSenders, kReceivers };
 
 // Reads the queue's header (internal layout) until a sender (receiver) has
