@@ -1,0 +1,26 @@
+// The version of ringbuf, in one place. The VERSION file at the repository
+// root holds the same string (tests/version_test.cc keeps the two in sync);
+// the install step and the pkg-config/CMake files take it from there.
+//
+// Semantic versioning: the major number changes when a release breaks the
+// API or ABI of the installed libraries (their SONAMEs carry it); the minor
+// number when it adds to them; the patch number for fixes only. The shared
+// memory layout has its own version (a queue made by another layout version
+// is refused with FailedPrecondition), independent of this one.
+#ifndef RINGBUF_VERSION_H_
+#define RINGBUF_VERSION_H_
+
+#define RINGBUF_VERSION_MAJOR 1
+#define RINGBUF_VERSION_MINOR 0
+#define RINGBUF_VERSION_PATCH 0
+#define RINGBUF_VERSION_STRING "1.0.0"
+
+namespace ringbuf {
+
+// The version of the library this program runs with ("1.0.0"), which may be
+// newer than the RINGBUF_VERSION_* it was compiled against.
+const char* Version();
+
+}  // namespace ringbuf
+
+#endif  // RINGBUF_VERSION_H_
