@@ -108,12 +108,13 @@ absl::StatusOr<Queue> Queue::Create(absl::string_view name,
   return Queue(*std::move(normalized), *std::move(mapping), geometry);
 }
 
-absl::StatusOr<Queue> Queue::Open(absl::string_view name) {
+absl::StatusOr<Queue> Queue::Open(absl::string_view name,
+                                  const Trust& trust) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
   absl::StatusOr<internal::ShmMapping> mapping =
       internal::ShmMapping::OpenExisting(*normalized, internal::kHeaderSize,
-                                         kMaxMappingSize);
+                                         kMaxMappingSize, trust);
   if (!mapping.ok()) return mapping.status();
   absl::StatusOr<internal::Geometry> geometry = internal::ValidateHeader(
       *normalized, *static_cast<const Header*>(mapping->data()),
@@ -123,9 +124,10 @@ absl::StatusOr<Queue> Queue::Open(absl::string_view name) {
 }
 
 absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
-                                          const Options& options) {
+                                          const Options& options,
+                                          const Trust& trust) {
   for (int attempt = 0; attempt < kOpenOrCreateAttempts; ++attempt) {
-    absl::StatusOr<Queue> queue = Open(name);
+    absl::StatusOr<Queue> queue = Open(name, trust);
     if (queue.ok()) {
       if (queue->capacity() != options.capacity ||
           queue->slot_size() != options.slot_size) {
@@ -149,10 +151,10 @@ absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
                    " attempts: the name keeps being created and removed"));
 }
 
-absl::Status Queue::Remove(absl::string_view name) {
+absl::Status Queue::Remove(absl::string_view name, const Trust& trust) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
-  return internal::ShmMapping::Unlink(*normalized);
+  return internal::ShmMapping::Unlink(*normalized, trust);
 }
 
 char* Queue::Slot(uint64_t index) const {

@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ringbuf/options.h"
 
 namespace ringbuf {
 namespace testing {
@@ -48,6 +51,29 @@ bool ExitedCleanly(int status);
 // ("ringbuf/ringbufctl", or a $(rootpath) argument): resolved under
 // $TEST_SRCDIR/$TEST_WORKSPACE unless it already names a readable file.
 std::string RunfilePath(const std::string& path);
+
+// A second user for tests that need two (the owner checks of
+// ringbuf/trust.h): `nobody`.
+struct OtherUser {
+  uid_t uid;
+  gid_t gid;
+  std::string name;
+};
+// `nobody`, if this process can become it (tried in a child); otherwise
+// FailedPrecondition with a message fit for GTEST_SKIP: it takes root (which
+// CI has) outside a sandbox that maps root only (tag such tests
+// "no-sandbox").
+absl::StatusOr<OtherUser> SecondUser();
+
+// As ForkChild, but the child first becomes `user` (supplementary groups,
+// gid, then uid, for good) and exits 101 if it cannot.
+pid_t ForkChildAs(const OtherUser& user, const std::function<int()>& body);
+
+// Creates the queue `name` as `user` (in a forked child, see ForkChildAs)
+// with `options`, and sends it `messages`. OK, or why not.
+absl::Status CreateAs(const OtherUser& user, const std::string& name,
+                      const Options& options,
+                      const std::vector<std::string>& messages);
 
 enum class Side { kSenders, kReceivers };
 
