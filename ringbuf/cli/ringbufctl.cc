@@ -1,10 +1,13 @@
 // ringbufctl: create, feed, drain, inspect and remove ringbuf queues.
 //
 //   ringbufctl create NAME --capacity=N --slot_size=BYTES [--mode=0600]
-//   ringbufctl send NAME [--timeout=D] [MESSAGE...]
-//   ringbufctl recv NAME [--count=N] [--timeout=D]
+//   ringbufctl send NAME [--timeout=D] [--owner=USER|UID|any] [MESSAGE...]
+//   ringbufctl recv NAME [--count=N] [--timeout=D] [--owner=USER|UID|any]
 //   ringbufctl stat NAME [--json]
-//   ringbufctl rm NAME
+//   ringbufctl rm NAME [--owner=USER|UID|any]
+//
+// send, recv and rm refuse a queue owned by anyone but this user and root
+// unless --owner names its owner (ringbuf/trust.h); stat never refuses.
 //
 // Exit codes: 0 success; 3 a timeout expired; 2 bad usage; 1 any other
 // failure, with one line on stderr naming the queue and the reason.
@@ -28,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "ringbuf/queue.h"
+#include "ringbuf/trust.h"
 
 // Value flags are strings parsed here, not by absl, so that every bad value
 // is reported in one line naming the queue (absl's own messages do not).
@@ -42,6 +46,9 @@ ABSL_FLAG(std::string, timeout, "",
           "else 0 (stop as soon as the queue is empty)");
 ABSL_FLAG(std::string, count, "", "recv: stop after this many messages");
 ABSL_FLAG(bool, json, false, "stat: print one JSON object");
+ABSL_FLAG(std::string, owner, "",
+          "send/recv/rm: also accept a queue owned by this user (a user name, "
+          "a uid, or 'any'). Default: only queues of yours or root's");
 
 namespace ringbuf {
 namespace {
@@ -54,11 +61,13 @@ constexpr int kExitTimeout = 3;
 constexpr char kUsage[] =
     "ringbufctl COMMAND NAME [flags] [args]\n"
     "  create NAME --capacity=N --slot_size=BYTES [--mode=0600]\n"
-    "  send NAME [--timeout=D] [MESSAGE...]   (no MESSAGE: one per stdin "
-    "line, echoed once committed)\n"
-    "  recv NAME [--count=N] [--timeout=D]\n"
+    "  send NAME [--timeout=D] [--owner=USER|UID|any] [MESSAGE...]   (no "
+    "MESSAGE: one per stdin line, echoed once committed)\n"
+    "  recv NAME [--count=N] [--timeout=D] [--owner=USER|UID|any]\n"
     "  stat NAME [--json]\n"
-    "  rm NAME\n"
+    "  rm NAME [--owner=USER|UID|any]\n"
+    "send/recv/rm refuse a queue not owned by you or root unless --owner "
+    "names its owner.\n"
     "Exit codes: 0 ok, 3 timeout expired, 2 bad usage, 1 other failure.";
 
 int Fail(absl::string_view command, const absl::Status& status) {
@@ -105,6 +114,19 @@ absl::StatusOr<absl::Duration> TimeoutFlag(absl::string_view queue,
                      "is not a duration (e.g. 250ms, 2s, inf)");
   }
   return d;
+}
+
+// Parses --owner: whose queues send, recv and rm accept besides this user's
+// and root's (the library's default when it is not given).
+absl::StatusOr<Trust> OwnerFlag(absl::string_view queue) {
+  if (!Specified("owner")) return Trust();
+  const std::string text = absl::GetFlag(FLAGS_owner);
+  absl::StatusOr<Trust> trust = Trust::Owner(text);
+  if (!trust.ok()) {
+    return FlagError(queue, "owner", text,
+                     "is not 'any', a known user name or a uid");
+  }
+  return trust;
 }
 
 // Parses an integer flag that must lie in [1, max].
@@ -165,7 +187,9 @@ int Send(const std::string& name, const std::vector<std::string>& messages) {
   absl::StatusOr<absl::Duration> timeout =
       TimeoutFlag(name, absl::InfiniteDuration());
   if (!timeout.ok()) return UsageError(timeout.status().message());
-  absl::StatusOr<Queue> queue = Queue::Open(name);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
+  absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return Fail("send", queue.status());
   auto send_one = [&](absl::string_view message) {
     return queue->SendFor(message, *timeout);
@@ -201,7 +225,9 @@ int Receive(const std::string& name) {
   absl::StatusOr<absl::Duration> timeout = TimeoutFlag(
       name, counted ? absl::InfiniteDuration() : absl::ZeroDuration());
   if (!timeout.ok()) return UsageError(timeout.status().message());
-  absl::StatusOr<Queue> queue = Queue::Open(name);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
+  absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return Fail("recv", queue.status());
   std::string message;
   if (counted) {
@@ -237,7 +263,8 @@ int Receive(const std::string& name) {
 }
 
 int Stat(const std::string& name) {
-  absl::StatusOr<Queue> queue = Queue::Open(name);
+  // Read-only inspection: never refused for who owns the queue.
+  absl::StatusOr<Queue> queue = Queue::Open(name, Trust::Any());
   if (!queue.ok()) return Fail("stat", queue.status());
   const Stats st = queue->GetStats();
   const std::pair<const char*, uint64_t> fields[] = {
@@ -281,7 +308,11 @@ int Stat(const std::string& name) {
 }
 
 int Remove(const std::string& name) {
-  if (absl::Status s = Queue::Remove(name); !s.ok()) return Fail("rm", s);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
+  if (absl::Status s = Queue::Remove(name, *trust); !s.ok()) {
+    return Fail("rm", s);
+  }
   return kExitOk;
 }
 
