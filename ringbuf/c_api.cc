@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+#include "ringbuf/trust.h"
 
 struct ringbuf_queue {
   explicit ringbuf_queue(ringbuf::Queue q) : queue(std::move(q)) {}
@@ -259,6 +260,63 @@ const char* ringbuf_status_name(int code) noexcept {
     case RINGBUF_UNAUTHENTICATED: return "UNAUTHENTICATED";
   }
   return "UNKNOWN";
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// Trusting a queue's owner (the *_trusting calls).
+
+namespace {
+
+// The `owner` of the *_trusting calls: NULL is the library's default.
+absl::StatusOr<ringbuf::Trust> OwnerTrust(const char* name,
+                                          const char* owner) {
+  if (owner == nullptr) return ringbuf::Trust();
+  absl::StatusOr<ringbuf::Trust> trust = ringbuf::Trust::Owner(owner);
+  if (!trust.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue '", name, "': ", trust.status().message()));
+  }
+  return trust;
+}
+
+}  // namespace
+
+extern "C" {
+
+int ringbuf_open_trusting(const char* name, const char* owner,
+                          ringbuf_queue** out) noexcept {
+  return Guard("ringbuf_open_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_open_trusting: name is NULL");
+    }
+    if (out == nullptr) {
+      return NullArgument("ringbuf_open_trusting: out is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return Attach(ringbuf::Queue::Open(name, *trust), out);
+  });
+}
+
+int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
+                                    uint32_t slot_size, uint32_t mode,
+                                    const char* owner,
+                                    ringbuf_queue** out) noexcept {
+  return Guard("ringbuf_open_or_create_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_open_or_create_trusting: name is NULL");
+    }
+    if (out == nullptr) {
+      return NullArgument("ringbuf_open_or_create_trusting: out is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return Attach(ringbuf::Queue::OpenOrCreate(
+                      name, MakeOptions(capacity, slot_size, mode), *trust),
+                  out);
+  });
 }
 
 }  // extern "C"

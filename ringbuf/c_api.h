@@ -60,6 +60,9 @@
  * Permissions. The object is created with exactly `mode` (0600: the creating
  * user only; the process umask is not consulted); anyone who can open it can
  * send, receive and corrupt it, so grant access only to trusted peers.
+ * Opening and removing accept only a queue owned by this process's effective
+ * uid or root, since any user may create a name first (squatting); the
+ * *_trusting calls at the end of this header name another owner to accept.
  *
  * Linking: C and C++ programs built with Bazel depend on //ringbuf:c_api;
  * FFIs load the shared library //ringbuf:libringbuf_c.so, which exports the
@@ -142,7 +145,8 @@ struct ringbuf_stats {
  * `slot_size` bytes each, with permission bits `mode` (e.g. 0600), and
  * attaches to it: *out is set on OK only.
  *   RINGBUF_OK: the queue exists, is empty, and *out is attached to it.
- *   RINGBUF_ALREADY_EXISTS: the name exists (nothing is changed).
+ *   RINGBUF_ALREADY_EXISTS: the name exists (nothing is changed); the
+ *     message names its owner and mode.
  *   RINGBUF_INVALID_ARGUMENT: bad name; capacity not in 1..2^24; slot_size
  *     not in 1..2^26; mode bits outside 0777; name or out NULL.
  *   RINGBUF_PERMISSION_DENIED, RINGBUF_RESOURCE_EXHAUSTED (/dev/shm full):
@@ -157,7 +161,9 @@ int ringbuf_create(const char* name, uint64_t capacity, uint32_t slot_size,
  *     small, geometry that disagrees with its size);
  *   RINGBUF_FAILED_PRECONDITION: a queue of another layout version. The
  *     message names the field.
- *   RINGBUF_PERMISSION_DENIED: the mode does not let this user open it. */
+ *   RINGBUF_PERMISSION_DENIED: the queue is owned by neither this effective
+ *     uid nor root (the message names the owner and how to trust it; see
+ *     ringbuf_open_trusting), or the mode does not let this user open it. */
 int ringbuf_open(const char* name, ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
 
 /* Opens `name` if it exists, else creates it as ringbuf_create would. Safe
@@ -173,7 +179,9 @@ int ringbuf_open_or_create(const char* name, uint64_t capacity,
 /* Unlinks `name`. Attached handles keep working (see Lifetime above).
  *   RINGBUF_NOT_FOUND: no such name.
  *   RINGBUF_INVALID_ARGUMENT: bad name, or NULL.
- *   RINGBUF_PERMISSION_DENIED: from the system. */
+ *   RINGBUF_PERMISSION_DENIED: the queue is owned by neither this effective
+ *     uid nor root (a guard against removing another user's queue by
+ *     mistake), or the system refused. */
 int ringbuf_remove(const char* name) RINGBUF_C_NOEXCEPT;
 
 /* Unmaps the queue and frees the handle; the queue itself lives on. NULL is
@@ -251,6 +259,41 @@ const char* ringbuf_last_error(void) RINGBUF_C_NOEXCEPT;
 /* The name of a ringbuf_status code ("NOT_FOUND"), for messages; "UNKNOWN"
  * for a value that is not one. Static storage; never NULL. */
 const char* ringbuf_status_name(int code) RINGBUF_C_NOEXCEPT;
+
+/* ---- Trusting a queue's owner ---------------------------------------- */
+
+/* /dev/shm is one namespace every user may create names in, so a queue may
+ * have been created first by someone else (squatted) to read what is sent
+ * to it or to feed its readers. ringbuf_open and ringbuf_open_or_create
+ * therefore accept only a queue owned by this process's effective uid or by
+ * root, checked on the very object they map. These two calls are the same
+ * but take `owner`, whom to accept besides:
+ *   NULL           nobody more: the default, as ringbuf_open;
+ *   "any"          every owner (for inspection and tests);
+ *   "svc-a"        a user name, looked up when called;
+ *   "1001"         a decimal uid (a string of digits is always a uid).
+ * To share a queue across users safely, the creator makes it with
+ * ringbuf_create (never ringbuf_open_or_create: a name someone took first
+ * then fails with RINGBUF_ALREADY_EXISTS naming its owner) and a group mode
+ * such as 0660; the others open it naming the creator as `owner`. */
+
+/* As ringbuf_open, accepting `owner`'s queues too.
+ *   RINGBUF_INVALID_ARGUMENT: also an `owner` that is empty, not a known
+ *     user name, or not a valid uid.
+ *   RINGBUF_PERMISSION_DENIED: the queue's owner is none of the accepted
+ *     ones (the message names it and its uid, and calls out a mode that lets
+ *     any user write the object), or the mode does not let this user open
+ *     it.
+ *   Otherwise the codes of ringbuf_open. */
+int ringbuf_open_trusting(const char* name, const char* owner,
+                          ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_open_or_create, accepting `owner`'s queues too when the queue
+ * exists. Codes as ringbuf_open_or_create and ringbuf_open_trusting. */
+int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
+                                    uint32_t slot_size, uint32_t mode,
+                                    const char* owner,
+                                    ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -10,6 +10,7 @@
 #include "ringbuf/c_api.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -17,8 +18,10 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "ringbuf/options.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -550,6 +553,151 @@ TEST(CApiErrorTest, StatusNamesAndValuesFollowAbsl) {
               absl::StatusCodeToString(static_cast<absl::StatusCode>(code)))
         << code;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Trusting a queue's owner: ringbuf_open_trusting and
+// ringbuf_open_or_create_trusting. The cases with a second user (`nobody`,
+// a forked child that setuids) run unsandboxed in c_api_owner_test (see
+// tests/BUILD.bazel); the rest need one user only.
+
+TEST(CApiTrustTest, EverySpellingOfOwnerOpensOwnQueues) {
+  ScopedQueueName name;
+  Handle created;
+  Create(name, &created);
+  ASSERT_EQ(Send(created, "m"), RINGBUF_OK);
+  const std::string self = std::to_string(geteuid());
+  for (const char* owner : {static_cast<const char*>(nullptr), "any", "root",
+                            "0", self.c_str()}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), owner, h.out()),
+              RINGBUF_OK)
+        << (owner == nullptr ? "NULL" : owner) << ": " << LastError();
+    EXPECT_EQ(ringbuf_capacity(h.get()), kCapacity);
+  }
+  Handle h;
+  ASSERT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, "any", h.out()),
+            RINGBUF_OK)
+      << LastError();
+  std::string got;
+  ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
+  EXPECT_EQ(got, "m") << "the same queue";
+}
+
+TEST(CApiTrustTest, OpenOrCreateTrustingCreatesWhenMissing) {
+  ScopedQueueName name;
+  Handle h;
+  ASSERT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0640, nullptr, h.out()),
+            RINGBUF_OK)
+      << LastError();
+  struct stat st;
+  ASSERT_EQ(stat(("/dev/shm" + name.get()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  Handle other;
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity + 1,
+                                            kSlotSize, 0640, nullptr,
+                                            other.out()),
+            RINGBUF_FAILED_PRECONDITION);
+}
+
+TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
+  ScopedQueueName name;
+  Handle created;
+  Create(name, &created);
+  for (const char* owner : {"", "no-such-user-rbt", "4294967295"}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), owner, h.out()),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+    EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+    EXPECT_TRUE(Contains(LastError(), std::string("owner '") + owner + "'"))
+        << LastError();
+    EXPECT_EQ(h.get(), nullptr);
+    EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                              kSlotSize, 0600, owner,
+                                              h.out()),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+  }
+  Handle h;
+  EXPECT_EQ(ringbuf_open_trusting(nullptr, "any", h.out()),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), "any", nullptr),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(nullptr, kCapacity, kSlotSize,
+                                            0600, "any", h.out()),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, "any", nullptr),
+            RINGBUF_INVALID_ARGUMENT);
+}
+
+class CApiOwnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<testing::OtherUser> user = testing::SecondUser();
+    if (!user.ok()) GTEST_SKIP() << user.status().message();
+    nobody_ = *user;
+    Options o;
+    o.capacity = kCapacity;
+    o.slot_size = kSlotSize;
+    o.mode = 0666;
+    absl::Status s = testing::CreateAs(nobody_, name_, o, {"planted"});
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  testing::OtherUser nobody_;
+  ScopedQueueName name_;
+};
+
+TEST_F(CApiOwnerTest, ASquattedQueueIsPermissionDeniedByDefault) {
+  const std::string owner =
+      nobody_.name + " (uid " + std::to_string(nobody_.uid) + ")";
+  Handle a, b, c, d;
+  EXPECT_EQ(ringbuf_open(name_.get().c_str(), a.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), nullptr, b.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_TRUE(Contains(LastError(), name_.get())) << LastError();
+  EXPECT_EQ(ringbuf_open_or_create(name_.get().c_str(), kCapacity, kSlotSize,
+                                   0600, c.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name_.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, nullptr, d.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_EQ(ringbuf_remove(name_.get().c_str()), RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_create(name_.get().c_str(), kCapacity, kSlotSize, 0600,
+                           a.out()),
+            RINGBUF_ALREADY_EXISTS);
+  EXPECT_TRUE(Contains(LastError(), "owned by " + owner)) << LastError();
+}
+
+TEST_F(CApiOwnerTest, NamingTheOwnerAcceptsTheQueue) {
+  for (const std::string& owner :
+       {nobody_.name, std::to_string(nobody_.uid), std::string("any")}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), owner.c_str(),
+                                    h.out()),
+              RINGBUF_OK)
+        << owner << ": " << LastError();
+    Handle p;
+    EXPECT_EQ(ringbuf_open_or_create_trusting(name_.get().c_str(), kCapacity,
+                                              kSlotSize, 0600, owner.c_str(),
+                                              p.out()),
+              RINGBUF_OK)
+        << owner << ": " << LastError();
+  }
+  Handle h;
+  ASSERT_EQ(ringbuf_open_trusting(name_.get().c_str(), nobody_.name.c_str(),
+                                  h.out()),
+            RINGBUF_OK);
+  std::string got;
+  ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
+  EXPECT_EQ(got, "planted");
 }
 
 }  // namespace
