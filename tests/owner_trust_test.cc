@@ -7,7 +7,8 @@
 // ways; that Create of a squatted name fails with AlreadyExists naming the
 // squatter; that Remove refuses another user's queue unless trusted; and
 // that the default is "this effective uid and root", not "root": nobody
-// trusts its own and root's queues but refuses a third user's. Skipped, with
+// trusts its own and root's queues but refuses a third user's; and that the
+// README's recipe for sharing a queue with a group works. Skipped, with
 // the reason, when not run as root (CI runs it as root).
 #include <unistd.h>
 
@@ -192,6 +193,36 @@ TEST_F(OwnerTrustTest, TheDefaultIsThisUserAndRootNotRootAlone) {
   const int status = WaitChild(child, kChildBound);
   EXPECT_TRUE(ExitedCleanly(status))
       << "child exit " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+// The README's recipe for sharing a queue across users: the creator makes it
+// with Create and mode 0660 while its effective gid is the shared group; a
+// member of that group opens it naming the creator (and only so); a user
+// outside the group cannot open it at all.
+TEST_F(OwnerTrustTest, AGroupQueueNamingTheCreatorIsSharedWithTheGroupOnly) {
+  constexpr gid_t kGroup = 4242;
+  const OtherUser creator{nobody_.uid - 1, kGroup, "creator"};
+  const OtherUser member{nobody_.uid, kGroup, nobody_.name};
+  const OtherUser outsider{nobody_.uid - 2, nobody_.gid, "outsider"};
+  absl::Status made = CreateAs(creator, name_, Small(0660), {"for the group"});
+  ASSERT_TRUE(made.ok()) << made;
+  pid_t child = ForkChildAs(member, [&] {
+    if (!absl::IsPermissionDenied(Queue::Open(name_).status())) return 1;
+    absl::StatusOr<Queue> q = Queue::Open(name_, Trust::Uid(creator.uid));
+    if (!q.ok()) return 2;
+    std::string got;
+    if (!q->TryReceive(&got).ok() || got != "for the group") return 3;
+    return 0;
+  });
+  int status = WaitChild(child, kChildBound);
+  EXPECT_TRUE(ExitedCleanly(status))
+      << "member: exit " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  child = ForkChildAs(outsider, [&] {
+    absl::Status s = Queue::Open(name_, Trust::Any()).status();
+    return absl::IsPermissionDenied(s) ? 0 : 1;
+  });
+  status = WaitChild(child, kChildBound);
+  EXPECT_TRUE(ExitedCleanly(status)) << "the outsider got in";
 }
 
 // No second user needed: the spellings Trust::Owner takes.
