@@ -634,27 +634,18 @@ TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
             RINGBUF_INVALID_ARGUMENT);
 }
 
-class CApiOwnerTest : public ::testing::Test {
+class CApiOwnerTest : public testing::TwoUserTest {
  protected:
   void SetUp() override {
-    absl::StatusOr<testing::OtherUser> user = testing::SecondUser();
-    if (!user.ok()) GTEST_SKIP() << user.status().message();
-    nobody_ = *user;
-    Options o;
-    o.capacity = kCapacity;
-    o.slot_size = kSlotSize;
-    o.mode = 0666;
-    absl::Status s = testing::CreateAs(nobody_, name_, o, {"planted"});
-    ASSERT_TRUE(s.ok()) << s;
+    TwoUserTest::SetUp();
+    if (!IsSkipped()) Squat(name_);
   }
 
-  testing::OtherUser nobody_;
   ScopedQueueName name_;
 };
 
 TEST_F(CApiOwnerTest, ASquattedQueueIsPermissionDeniedByDefault) {
-  const std::string owner =
-      nobody_.name + " (uid " + std::to_string(nobody_.uid) + ")";
+  const std::string owner = Owner();
   Handle a, b, c, d;
   EXPECT_EQ(ringbuf_open(name_.get().c_str(), a.out()),
             RINGBUF_PERMISSION_DENIED);

@@ -1114,29 +1114,10 @@ TEST(CliBadInput, AnObjectThatIsNotAQueueFailsCleanlyNamingIt) {
 // users, root and `nobody` (a forked child that setuids), so unsandboxed: the
 // target cli_owner_test runs these (see tests/BUILD.bazel).
 
-class CliOwner : public ::testing::Test {
+class CliOwner : public testing::TwoUserTest {
  protected:
-  void SetUp() override {
-    absl::StatusOr<testing::OtherUser> user = testing::SecondUser();
-    if (!user.ok()) GTEST_SKIP() << user.status().message();
-    nobody_ = *user;
-  }
+  void Squat() { TwoUserTest::Squat(name_); }
 
-  // `nobody` creates the queue first, writable by all, with one message.
-  void Squat() {
-    Options o;
-    o.capacity = 4;
-    o.slot_size = 16;
-    o.mode = 0666;
-    absl::Status s = testing::CreateAs(nobody_, name_, o, {"planted"});
-    ASSERT_TRUE(s.ok()) << s;
-  }
-
-  std::string Owner() const {
-    return absl::StrCat("owned by ", nobody_.name, " (uid ", nobody_.uid, ")");
-  }
-
-  testing::OtherUser nobody_;
   ScopedQueueName name_;
 };
 
@@ -1147,7 +1128,7 @@ TEST_F(CliOwner, SendAndRecvRefuseASquattedQueueByDefault) {
         RunCtl({"recv", name_}),
         RunCtl({"recv", name_, "--count=1", "--timeout=0"})}) {
     EXPECT_TRUE(FailedCleanly(o, Bare(name_)));
-    EXPECT_TRUE(FailedCleanly(o, Owner()));
+    EXPECT_TRUE(FailedCleanly(o, "owned by " + Owner()));
     EXPECT_TRUE(FailedCleanly(o, "--owner=" + nobody_.name)) << "how to opt in";
     EXPECT_TRUE(FailedCleanly(o, "lets any user write it"));
     EXPECT_EQ(o.out, "") << o.Describe();
@@ -1169,7 +1150,7 @@ TEST_F(CliOwner, OwnerFlagAcceptsTheNamedOwnerByNameUidOrAny) {
 
 TEST_F(CliOwner, RmRefusesAnUntrustedOwnersQueueUnlessAllowed) {
   ASSERT_NO_FATAL_FAILURE(Squat());
-  EXPECT_TRUE(FailedCleanly(RunCtl({"rm", name_}), Owner()));
+  EXPECT_TRUE(FailedCleanly(RunCtl({"rm", name_}), "owned by " + Owner()));
   EXPECT_TRUE(Exists(name_));
   EXPECT_TRUE(Succeeded(RunCtl({"rm", name_, "--owner=" + nobody_.name})));
   EXPECT_FALSE(Exists(name_));

@@ -32,7 +32,6 @@ using testing::ExitedCleanly;
 using testing::ForkChildAs;
 using testing::OtherUser;
 using testing::ScopedQueueName;
-using testing::SecondUser;
 using testing::WaitChild;
 
 constexpr absl::Duration kChildBound = absl::Seconds(30);
@@ -60,26 +59,11 @@ uint64_t Depth(const std::string& name) {
   return q.ok() ? q->GetStats().depth : ~uint64_t{0};
 }
 
-class OwnerTrustTest : public ::testing::Test {
+class OwnerTrustTest : public testing::TwoUserTest {
  protected:
-  void SetUp() override {
-    absl::StatusOr<OtherUser> user = SecondUser();
-    if (!user.ok()) GTEST_SKIP() << user.status().message();
-    nobody_ = *user;
-  }
+  // nobody creates name_ first, with `mode`, and plants a message.
+  void Squat(mode_t mode = 0666) { TwoUserTest::Squat(name_, mode); }
 
-  // `nobody` creates name_ first, with `mode`, and plants a message.
-  void Squat(mode_t mode = 0666) {
-    absl::Status s = CreateAs(nobody_, name_, Small(mode), {"planted"});
-    ASSERT_TRUE(s.ok()) << s;
-  }
-
-  // "nobody (uid 65534)", as the errors spell the owner.
-  std::string Owner() const {
-    return absl::StrCat(nobody_.name, " (uid ", nobody_.uid, ")");
-  }
-
-  OtherUser nobody_;
   ScopedQueueName name_;
 };
 
@@ -108,7 +92,8 @@ TEST_F(OwnerTrustTest, OpenOrCreateRefusesASquattedQueueAndSendsNothing) {
 }
 
 TEST_F(OwnerTrustTest, AModeOthersCannotWriteIsNotCalledOut) {
-  ASSERT_NO_FATAL_FAILURE(Squat(0600));  // root opens it anyway (CAP_DAC_OVERRIDE); the owner decides
+  // Root opens a 0600 object anyway (CAP_DAC_OVERRIDE): the owner decides.
+  ASSERT_NO_FATAL_FAILURE(Squat(0600));
   absl::StatusOr<Queue> q = Queue::Open(name_);
   ASSERT_EQ(q.status().code(), absl::StatusCode::kPermissionDenied)
       << q.status();

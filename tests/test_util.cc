@@ -161,6 +161,25 @@ absl::Status CreateAs(const OtherUser& user, const std::string& name,
                                    : std::string("a send failed")));
 }
 
+void TwoUserTest::SetUp() {
+  absl::StatusOr<OtherUser> user = SecondUser();
+  if (!user.ok()) GTEST_SKIP() << user.status().message();
+  nobody_ = *user;
+}
+
+void TwoUserTest::Squat(const std::string& name, mode_t mode) {
+  Options options;
+  options.capacity = 4;
+  options.slot_size = 32;
+  options.mode = mode;
+  absl::Status s = CreateAs(nobody_, name, options, {"planted"});
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+std::string TwoUserTest::Owner() const {
+  return absl::StrCat(nobody_.name, " (uid ", nobody_.uid, ")");
+}
+
 bool AwaitSleeper(const std::string& name, Side side,
                    absl::Duration timeout) {
   int fd = shm_open(name.c_str(), O_RDONLY, 0);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "ringbuf/options.h"
 
 namespace ringbuf {
@@ -74,6 +75,22 @@ pid_t ForkChildAs(const OtherUser& user, const std::function<int()>& body);
 absl::Status CreateAs(const OtherUser& user, const std::string& name,
                       const Options& options,
                       const std::vector<std::string>& messages);
+
+// A test that acts as root and as `nobody`: skipped, with the reason, where
+// this process cannot become nobody (see SecondUser).
+class TwoUserTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // As nobody, creates `name` first (squats it) with mode `mode`, capacity
+  // 4 and slot_size 32, holding one message: "planted".
+  void Squat(const std::string& name, mode_t mode = 0666);
+
+  // nobody as the errors spell an owner: "nobody (uid 65534)".
+  std::string Owner() const;
+
+  OtherUser nobody_;
+};
 
 enum class Side { kSenders, kReceivers };
 
