@@ -79,6 +79,8 @@ TEST_F(OwnerTrustTest, OpenRefusesASquattedQueueByDefault) {
   EXPECT_TRUE(Mentions(q.status(), absl::StrCat("--owner=", nobody_.name)));
   EXPECT_TRUE(Mentions(q.status(), absl::StrCat("Trust::Owner(\"",
                                                 nobody_.name, "\")")));
+  EXPECT_TRUE(Mentions(q.status(), absl::StrCat("ringbuf_open_trusting(name, \"",
+                                                nobody_.name, "\"")));
   EXPECT_EQ(Depth(name_), 1u) << "the planted message is untouched";
 }
 
@@ -150,6 +152,8 @@ TEST_F(OwnerTrustTest, RemoveRefusesAnUntrustedOwnersQueueUnlessTrusted) {
   absl::Status s = Queue::Remove(name_);
   ASSERT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_TRUE(Mentions(s, "refusing to remove it"));
+  EXPECT_FALSE(absl::StrContains(s.message(), "ringbuf_open_trusting"))
+      << "the C API has no trusting remove: " << s;
   EXPECT_TRUE(Mentions(s, Owner()));
   EXPECT_EQ(Depth(name_), 1u) << "still there";
   ASSERT_TRUE(Queue::Remove(name_, Trust::Uid(nobody_.uid)).ok());

@@ -59,7 +59,11 @@ absl::Status CheckOwner(absl::string_view queue, const struct stat& st,
   }
   absl::StrAppend(&why, ". If that owner is the peer you expect, trust it: "
                   "ringbufctl --owner=", owner, ", C++ Trust::Owner(\"", owner,
-                  "\"), C ringbuf_open_trusting(name, \"", owner, "\", ...)");
+                  "\")");
+  if (action == "open") {
+    absl::StrAppend(&why, ", C ringbuf_open_trusting(name, \"", owner,
+                    "\", ...)");
+  }
   return absl::PermissionDeniedError(QueueMessage(queue, why));
 }
 
