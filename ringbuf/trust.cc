@@ -1,13 +1,10 @@
 #include "ringbuf/trust.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -16,26 +13,6 @@
 #include "ringbuf/internal/owner_trust.h"
 
 namespace ringbuf {
-namespace {
-
-// The uid of the user called `name`, if there is one.
-std::optional<uid_t> UidOfUser(const std::string& name) {
-  std::vector<char> buffer(1024);
-  for (;;) {
-    struct passwd entry;
-    struct passwd* found = nullptr;
-    int rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(),
-                        &found);
-    if (rc == ERANGE && buffer.size() < (size_t{1} << 20)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    if (rc != 0 || found == nullptr) return std::nullopt;
-    return found->pw_uid;
-  }
-}
-
-}  // namespace
 
 Trust Trust::Any() {
   Trust trust;
@@ -65,7 +42,7 @@ absl::StatusOr<Trust> Trust::Owner(absl::string_view owner) {
     }
     return Uid(static_cast<uid_t>(uid));
   }
-  std::optional<uid_t> uid = UidOfUser(std::string(owner));
+  std::optional<uid_t> uid = internal::UidOfUser(std::string(owner));
   if (!uid.has_value()) return invalid("is not a known user");
   return Uid(*uid);
 }

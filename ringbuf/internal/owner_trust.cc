@@ -13,19 +13,49 @@
 namespace ringbuf {
 namespace internal {
 
-std::optional<std::string> UserName(uid_t uid) {
-  std::vector<char> buffer(1024);
+namespace {
+
+// Runs a getpw*_r call `lookup(entry, buffer, size, result)` with a buffer
+// that grows until the entry fits; the entry, if the user database has one.
+template <typename Lookup>
+std::optional<struct passwd> LookUpUser(Lookup lookup,
+                                        std::vector<char>& buffer) {
+  buffer.resize(1024);
   for (;;) {
     struct passwd entry;
     struct passwd* found = nullptr;
-    int rc = getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+    int rc = lookup(&entry, buffer.data(), buffer.size(), &found);
     if (rc == ERANGE && buffer.size() < (size_t{1} << 20)) {
       buffer.resize(buffer.size() * 2);
       continue;
     }
     if (rc != 0 || found == nullptr) return std::nullopt;
-    return std::string(found->pw_name);
+    return entry;  // its strings point into `buffer`
   }
+}
+
+}  // namespace
+
+std::optional<std::string> UserName(uid_t uid) {
+  std::vector<char> buffer;
+  std::optional<struct passwd> entry = LookUpUser(
+      [&](struct passwd* e, char* b, size_t n, struct passwd** r) {
+        return getpwuid_r(uid, e, b, n, r);
+      },
+      buffer);
+  if (!entry.has_value()) return std::nullopt;
+  return std::string(entry->pw_name);
+}
+
+std::optional<uid_t> UidOfUser(const std::string& name) {
+  std::vector<char> buffer;
+  std::optional<struct passwd> entry = LookUpUser(
+      [&](struct passwd* e, char* b, size_t n, struct passwd** r) {
+        return getpwnam_r(name.c_str(), e, b, n, r);
+      },
+      buffer);
+  if (!entry.has_value()) return std::nullopt;
+  return entry->pw_uid;
 }
 
 std::string DescribeUser(uid_t uid) {

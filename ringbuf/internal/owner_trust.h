@@ -20,6 +20,9 @@ namespace internal {
 // The user name of `uid`, if the user database has one.
 std::optional<std::string> UserName(uid_t uid);
 
+// The uid of the user called `name`, if the user database has one.
+std::optional<uid_t> UidOfUser(const std::string& name);
+
 // "nobody (uid 65534)", or "uid 4242" for a uid without a name.
 std::string DescribeUser(uid_t uid);
 
