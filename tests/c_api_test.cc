@@ -84,7 +84,7 @@ int Receive(const Handle& h, std::string* out, int64_t timeout_ns = 0) {
 }
 
 uint64_t Depth(const Handle& h) {
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   return s.depth;
 }
@@ -468,7 +468,7 @@ TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
     EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
     EXPECT_EQ(Receive(h, &got, timeout), RINGBUF_CANCELLED);
   }
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);  // stats still work
   EXPECT_EQ(s.depth, 1u);
   ASSERT_EQ(Receive(other, &got), RINGBUF_OK) << LastError();
@@ -487,6 +487,7 @@ TEST(CApiStatsTest, StatsMirrorTheQueue) {
   ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
   struct ringbuf_stats s;
   std::memset(&s, 0xff, sizeof s);
+  s.size = sizeof s;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   EXPECT_EQ(s.capacity, kCapacity);
   EXPECT_EQ(s.slot_size, kSlotSize);
@@ -505,7 +506,7 @@ TEST(CApiStatsTest, NullArguments) {
   ScopedQueueName name;
   Handle h;
   Create(name, &h);
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(nullptr, &s), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_stats(h.get(), nullptr), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_capacity(nullptr), 0u);
