@@ -64,7 +64,12 @@
  * Linking: C and C++ programs built with Bazel depend on //ringbuf:c_api;
  * FFIs load the shared library //ringbuf:libringbuf_c.so, which exports the
  * ringbuf_* functions and nothing else. examples/c_consumer.c and
- * examples/py_consumer.py show both.
+ * examples/py_consumer.py show both; the Python package (python/) is a
+ * CPython extension over this API.
+ *
+ * Versions: RINGBUF_VERSION_* (ringbuf/version.h, included below) are the
+ * version compiled against, ringbuf_version() the one running. Structs that
+ * may grow carry their size (struct ringbuf_stats).
  */
 #ifndef RINGBUF_C_API_H_
 #define RINGBUF_C_API_H_

@@ -80,7 +80,7 @@ class Queue(_ringbuf.Queue):
           timeout the exception's ``sent`` says how many went.
       get_many(max_messages, timeout=None) -> [bytes, ...]
           Waits for one message, then takes up to max_messages of those
-          waiting at once.
+          waiting at once (at most 32 KiB of slots per call).
       peek(timeout=None) -> context manager:
           with q.peek() as view:   # read-only memoryview of the slot
               handle(view)         # no copy; the message is taken at the
