@@ -164,7 +164,7 @@ static void test_batches(ringbuf_queue* q) {
   int i;
   memset(oversized, 'o', sizeof oversized);
   for (i = 0; i < kCapacity + 1; ++i) {
-    messages[i].data = "0123456789" + i;
+    messages[i].data = &"0123456789"[i];
     messages[i].len = (size_t)(10 - i);
   }
   /* One more than fits: the first kCapacity commit, then "full now". */
