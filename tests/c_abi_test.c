@@ -157,6 +157,9 @@ static void test_send_receive(ringbuf_queue* q) {
 
 static void test_batches(ringbuf_queue* q) {
   ringbuf_message messages[kCapacity + 1];
+  ringbuf_reservation* r = NULL;
+  void* slot = NULL;
+  size_t cap = 0;
   char buf[3 * kSlotSize];
   size_t lens[kCapacity];
   size_t n = 99;
@@ -197,6 +200,27 @@ static void test_batches(ringbuf_queue* q) {
            RINGBUF_INVALID_ARGUMENT);
   CHECK(n == 0 && depth(q) == 0);
   CHECK_RC(ringbuf_send_batch(q, NULL, 0, &n, RINGBUF_NO_WAIT), RINGBUF_OK);
+  CHECK_RC(ringbuf_receive_batch(q, buf, sizeof buf, lens, 0, &n,
+                                 RINGBUF_NO_WAIT),
+           RINGBUF_INVALID_ARGUMENT);
+  /* With a positive timeout: the same partial send, as DEADLINE_EXCEEDED. */
+  messages[1].data = "1";
+  messages[1].len = 1;
+  CHECK_RC(ringbuf_send_batch(q, messages, kCapacity + 1, &n, 1000000),
+           RINGBUF_DEADLINE_EXCEEDED);
+  CHECK(n == kCapacity);
+  /* A full queue: reserving is refused like a send. */
+  CHECK_RC(ringbuf_reserve(q, RINGBUF_NO_WAIT, &r, &slot, &cap),
+           RINGBUF_UNAVAILABLE);
+  CHECK_RC(ringbuf_reserve(q, 1000000, &r, &slot, &cap),
+           RINGBUF_DEADLINE_EXCEEDED);
+  while (ringbuf_receive_batch(q, buf, sizeof buf, lens, kCapacity, &n,
+                               RINGBUF_NO_WAIT) == RINGBUF_OK) {
+  }
+  CHECK_RC(ringbuf_receive_batch(q, buf, sizeof buf, lens, kCapacity, &n,
+                                 1000000),
+           RINGBUF_DEADLINE_EXCEEDED);
+  CHECK(n == 0 && depth(q) == 0);
 }
 
 static void test_zero_copy(ringbuf_queue* q) {
@@ -295,11 +319,31 @@ static void test_stats(ringbuf_queue* q) {
 static void test_shutdown(ringbuf_queue* q) {
   char buf[kSlotSize];
   size_t len = 0;
+  size_t lens[1];
+  size_t n = 99;
+  ringbuf_message one;
+  ringbuf_reservation* r = NULL;
+  ringbuf_peeked* p = NULL;
+  void* slot = NULL;
+  const void* data = NULL;
+  size_t cap = 0;
+  one.data = "x";
+  one.len = 1;
   ringbuf_shutdown(q);
   ringbuf_shutdown(q); /* more than once */
   ringbuf_shutdown(NULL);
   CHECK_RC(ringbuf_send(q, "x", 1, RINGBUF_WAIT_FOREVER), RINGBUF_CANCELLED);
   CHECK_RC(ringbuf_receive(q, buf, sizeof buf, &len, RINGBUF_WAIT_FOREVER),
+           RINGBUF_CANCELLED);
+  CHECK_RC(ringbuf_send_batch(q, &one, 1, &n, RINGBUF_WAIT_FOREVER),
+           RINGBUF_CANCELLED);
+  CHECK(n == 0);
+  CHECK_RC(ringbuf_receive_batch(q, buf, sizeof buf, lens, 1, &n,
+                                 RINGBUF_WAIT_FOREVER),
+           RINGBUF_CANCELLED);
+  CHECK_RC(ringbuf_reserve(q, RINGBUF_WAIT_FOREVER, &r, &slot, &cap),
+           RINGBUF_CANCELLED);
+  CHECK_RC(ringbuf_peek(q, RINGBUF_WAIT_FOREVER, &p, &data, &len),
            RINGBUF_CANCELLED);
   CHECK(depth(q) == 1); /* stats still work; the message is still there */
 }
