@@ -278,7 +278,8 @@ int ringbuf_receive_batch(ringbuf_queue* q, void* buf, size_t cap,
       return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
     }
     if (max_messages == 0) {
-      return NullArgument("ringbuf_receive_batch: max_messages is 0");
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  "ringbuf_receive_batch: max_messages is 0");
     }
     const size_t slot_size = q->queue.slot_size();
     if (cap < slot_size) {

@@ -154,7 +154,8 @@ struct ringbuf_stats {
 
 /* Initializer for a struct ringbuf_stats about to be passed to
  * ringbuf_stats: `struct ringbuf_stats s = RINGBUF_STATS_INIT;` */
-#define RINGBUF_STATS_INIT {sizeof(struct ringbuf_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define RINGBUF_STATS_INIT \
+  { sizeof(struct ringbuf_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* One message to send: `len` bytes at `data` (NULL allowed when len is 0). */
 typedef struct ringbuf_message {
@@ -274,15 +275,14 @@ void ringbuf_shutdown(ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
 /* Sends messages[0..count) in order, taking the send lock and waking
  * consumers once per group of messages that fit at a time (once in all, if
  * they all fit). Each message commits as in ringbuf_send; they are not atomic
- * as a group: another producer's messages may fall between groups. *sent is
- * how many were committed, on every return but INVALID_ARGUMENT for a NULL
- * `sent`.
+ * as a group: another producer's messages may fall between groups. *sent
+ * (required) is how many were committed, on every return.
  *   RINGBUF_OK: all were committed (*sent == count; count may be 0).
  *   RINGBUF_UNAVAILABLE (timeout_ns == 0), RINGBUF_DEADLINE_EXCEEDED
  *     (timeout_ns > 0): the queue stayed full; the first *sent were
  *     committed, the rest were not.
  *   RINGBUF_INVALID_ARGUMENT: some message is longer than
- *     ringbuf_slot_size(q) (the message names its index) or has NULL data
+ *     ringbuf_slot_size(q) (the message gives its length) or has NULL data
  *     with len > 0; q or sent NULL; messages NULL with count > 0. Nothing was
  *     sent.
  *   RINGBUF_CANCELLED, RINGBUF_DATA_LOSS: as ringbuf_send; the first *sent
