@@ -453,6 +453,59 @@ TEST(CApiShutdownTest, WakesABlockedReceiveWithCancelled) {
   EXPECT_EQ(rc, RINGBUF_CANCELLED);
 }
 
+// The batch and zero-copy calls wait like the plain ones, so shutdown must
+// end their waits too (an empty queue stays empty: only shutdown ends them).
+TEST(CApiShutdownTest, WakesBlockedReceiveBatchAndPeek) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h);
+  int batch_rc = -1, peek_rc = -1;
+  std::thread batch([&] {
+    char buf[kSlotSize];
+    size_t lens[1], count = 99;
+    batch_rc = ringbuf_receive_batch(h.get(), buf, sizeof buf, lens, 1, &count,
+                                     RINGBUF_WAIT_FOREVER);
+  });
+  std::thread peek([&] {
+    ringbuf_peeked* p = nullptr;
+    const void* data = nullptr;
+    size_t len = 0;
+    peek_rc = ringbuf_peek(h.get(), RINGBUF_WAIT_FOREVER, &p, &data, &len);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kReceivers, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  batch.join();
+  peek.join();
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(peek_rc, RINGBUF_CANCELLED);
+}
+
+TEST(CApiShutdownTest, WakesBlockedReserveAndSendBatch) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h, /*capacity=*/1);
+  ASSERT_EQ(Send(h, "fills it"), RINGBUF_OK);
+  int reserve_rc = -1, batch_rc = -1;
+  size_t sent = 99;
+  std::thread reserve([&] {
+    ringbuf_reservation* r = nullptr;
+    void* slot = nullptr;
+    size_t cap = 0;
+    reserve_rc = ringbuf_reserve(h.get(), RINGBUF_WAIT_FOREVER, &r, &slot, &cap);
+  });
+  std::thread batch([&] {
+    const ringbuf_message m = {"x", 1};
+    batch_rc = ringbuf_send_batch(h.get(), &m, 1, &sent, RINGBUF_WAIT_FOREVER);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kSenders, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  reserve.join();
+  batch.join();
+  EXPECT_EQ(reserve_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(sent, 0u);
+}
+
 TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
   ScopedQueueName name;
   Handle h, other;
