@@ -97,7 +97,8 @@ class Queue(_ringbuf.Queue):
     Properties: name ("/jobs"), capacity, slot_size, closed.
 
     A handle may be shared by threads. After fork(), a child may use the
-    handles it inherited (fileno() excepted: make a new handle).
+    handles it inherited (fileno() excepted: make a new handle); pickling a
+    handle (multiprocessing's "spawn") reopens the queue by name.
     """
 
     __slots__ = ()
@@ -124,6 +125,13 @@ class Queue(_ringbuf.Queue):
                 raise EmptyTimeout(
                     "queue '%s': no message within %s s" % (self.name, timeout))
             await _wait_readable(loop, self, remaining)
+
+    def __reduce__(self):
+        # Pickled (e.g. as a multiprocessing.Process argument under "spawn"),
+        # a handle travels as its name and is reopened on arrival.
+        if self.closed:
+            raise ValueError("queue '%s' is closed" % self.name)
+        return (type(self).open, (self.name,))
 
     def __repr__(self):
         state = "closed" if self.closed else "capacity=%d, slot_size=%d" % (

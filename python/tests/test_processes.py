@@ -2,7 +2,9 @@
 (python/tests/cpp_peer.cc) both ways, Ctrl-C during a blocking get, and a
 Python producer killed mid-stream. Every wait is bounded (conftest.WAIT)."""
 
+import multiprocessing
 import os
+import pickle
 import signal
 import struct
 import subprocess
@@ -151,3 +153,24 @@ def test_a_killed_python_producer_does_not_wedge_the_queue(qname):
         assert q.get(timeout=WAIT) == b"after"
         s = q.stats()
         assert s.depth == 0 and s.total_sent == s.total_received
+
+
+def _spawned_consumer(q, n, results):
+    results.put([q.get(timeout=WAIT) for _ in range(n)])
+
+
+def test_a_pickled_handle_reopens_the_queue_in_a_spawned_process(qname):
+    with ringbuf.Queue.create(qname, 8, 64) as q:
+        again = pickle.loads(pickle.dumps(q))
+        assert isinstance(again, ringbuf.Queue) and again.name == qname
+        again.close()
+        ctx = multiprocessing.get_context("spawn")
+        results = ctx.Queue()
+        child = ctx.Process(target=_spawned_consumer, args=(q, 3, results))
+        child.start()
+        q.put_many([b"a", b"\x00", b"c"], timeout=WAIT)
+        assert results.get(timeout=WAIT) == [b"a", b"\x00", b"c"]
+        child.join(WAIT)
+        assert child.exitcode == 0
+    with pytest.raises(ValueError, match="closed"):
+        pickle.dumps(q)
