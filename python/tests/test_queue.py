@@ -240,6 +240,32 @@ def test_peek_release_and_drop(q):
     assert q.stats().depth == 0
 
 
+def test_a_view_kept_past_the_block_keeps_the_mapping_alive(qname):
+    # Reading it is a caller's mistake (stale bytes), but never a crash: the
+    # handle is freed only once no buffer of a peeked message is left.
+    q = ringbuf.Queue.create(qname, 2, 16)
+    q.put(b"hello")
+    with q.peek() as view:
+        kept = view[1:3]
+    q.close()
+    assert q.closed
+    assert len(bytes(kept)) == 2  # the mapping is still there
+    del kept, view
+
+
+def test_close_with_an_open_peek_waits_for_it(qname):
+    q = ringbuf.Queue.create(qname, 2, 16)
+    q.put(b"peeked")
+    p = q.peek()
+    q.close()
+    with pytest.raises(ValueError, match="closed"):
+        q.get_nowait()
+    with p as view:
+        assert bytes(view) == b"peeked"
+    with ringbuf.Queue.open(qname) as again:
+        assert again.stats().depth == 0  # the peek took it
+
+
 # ---- stats, close -------------------------------------------------------------
 
 def test_stats_is_a_dataclass_snapshot(q):
