@@ -87,7 +87,7 @@ int Receive(const Handle& h, std::string* out, int64_t timeout_ns = 0) {
 }
 
 uint64_t Depth(const Handle& h) {
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   return s.depth;
 }
@@ -456,6 +456,59 @@ TEST(CApiShutdownTest, WakesABlockedReceiveWithCancelled) {
   EXPECT_EQ(rc, RINGBUF_CANCELLED);
 }
 
+// The batch and zero-copy calls wait like the plain ones, so shutdown must
+// end their waits too (an empty queue stays empty: only shutdown ends them).
+TEST(CApiShutdownTest, WakesBlockedReceiveBatchAndPeek) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h);
+  int batch_rc = -1, peek_rc = -1;
+  std::thread batch([&] {
+    char buf[kSlotSize];
+    size_t lens[1], count = 99;
+    batch_rc = ringbuf_receive_batch(h.get(), buf, sizeof buf, lens, 1, &count,
+                                     RINGBUF_WAIT_FOREVER);
+  });
+  std::thread peek([&] {
+    ringbuf_peeked* p = nullptr;
+    const void* data = nullptr;
+    size_t len = 0;
+    peek_rc = ringbuf_peek(h.get(), RINGBUF_WAIT_FOREVER, &p, &data, &len);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kReceivers, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  batch.join();
+  peek.join();
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(peek_rc, RINGBUF_CANCELLED);
+}
+
+TEST(CApiShutdownTest, WakesBlockedReserveAndSendBatch) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h, /*capacity=*/1);
+  ASSERT_EQ(Send(h, "fills it"), RINGBUF_OK);
+  int reserve_rc = -1, batch_rc = -1;
+  size_t sent = 99;
+  std::thread reserve([&] {
+    ringbuf_reservation* r = nullptr;
+    void* slot = nullptr;
+    size_t cap = 0;
+    reserve_rc = ringbuf_reserve(h.get(), RINGBUF_WAIT_FOREVER, &r, &slot, &cap);
+  });
+  std::thread batch([&] {
+    const ringbuf_message m = {"x", 1};
+    batch_rc = ringbuf_send_batch(h.get(), &m, 1, &sent, RINGBUF_WAIT_FOREVER);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kSenders, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  reserve.join();
+  batch.join();
+  EXPECT_EQ(reserve_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(sent, 0u);
+}
+
 TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
   ScopedQueueName name;
   Handle h, other;
@@ -471,7 +524,7 @@ TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
     EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
     EXPECT_EQ(Receive(h, &got, timeout), RINGBUF_CANCELLED);
   }
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);  // stats still work
   EXPECT_EQ(s.depth, 1u);
   ASSERT_EQ(Receive(other, &got), RINGBUF_OK) << LastError();
@@ -490,6 +543,7 @@ TEST(CApiStatsTest, StatsMirrorTheQueue) {
   ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
   struct ringbuf_stats s;
   std::memset(&s, 0xff, sizeof s);
+  s.size = sizeof s;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   EXPECT_EQ(s.capacity, kCapacity);
   EXPECT_EQ(s.slot_size, kSlotSize);
@@ -508,7 +562,7 @@ TEST(CApiStatsTest, NullArguments) {
   ScopedQueueName name;
   Handle h;
   Create(name, &h);
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(nullptr, &s), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_stats(h.get(), nullptr), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_capacity(nullptr), 0u);
