@@ -13,7 +13,8 @@
 #                builds ringbuf from source, not from PREFIX)
 #
 # Each consumer is a two-process round trip (round_trip.cc, c/round_trip.c)
-# that exits non-zero on any failure; so does this script. Builds go to a
+# that exits non-zero on any failure; so does this script, and so it does if
+# the README's "Use it from your project" snippets differ from these files. Builds go to a
 # temporary directory; the source tree is left as it was (but for bazel/'s
 # convenience symlinks, which .gitignore covers). Needs cmake, make,
 # pkg-config and a C/C++ compiler (.ci/run installs them).
@@ -31,6 +32,26 @@ trap 'rm -rf "$work"' EXIT
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 step() { echo "run_all: ---- $*"; }
 fail() { echo "run_all: FAILED: $*" >&2; exit 1; }
+
+step "README's snippets are these files"
+# Each `<!-- snippet: PATH -->` in the README is followed by a fenced block
+# that must be PATH's whole content, so what the README shows is what runs.
+quoted=0
+while read -r path; do
+  awk -v want="$path" '
+    $0 == "<!-- snippet: " want " -->" { armed = 1; next }
+    armed == 1 && /^```/ { armed = 2; next }
+    armed == 2 && /^```$/ { exit }
+    armed == 2 { print }
+  ' "$repo/README.md" | cmp -s - "$repo/$path" ||
+    fail "README's snippet of $path differs from the file"
+  quoted=$((quoted + 1))
+done < <(sed -n 's/^<!-- snippet: \(.*\) -->$/\1/p' "$repo/README.md")
+for consumer in bazel cmake pkg-config c; do
+  grep -q "^<!-- snippet: examples/consumers/$consumer/" "$repo/README.md" ||
+    fail "README quotes nothing of examples/consumers/$consumer"
+done
+echo "run_all: $quoted snippets match"
 
 step "installed tree in $prefix"
 version=$(tr -d '[:space:]' < "$repo/VERSION")
