@@ -98,6 +98,7 @@ fi
 if [[ -n $deb ]]; then
   deb=$(absolute "$deb")
   stage=$(mktemp -d)
+  chmod 0755 "$stage"
   trap 'rm -rf "$stage"' EXIT
   install_tree "$stage/usr" /usr
   arch=$(dpkg --print-architecture)
