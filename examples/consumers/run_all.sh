@@ -5,7 +5,8 @@
 #   ./bazelw run //:install -- --prefix=/tmp/rb
 #   examples/consumers/run_all.sh /tmp/rb
 #
-#   cmake/       find_package(ringbuf) + ringbuf::ringbuf  (CMAKE_PREFIX_PATH)
+#   cmake/       find_package(ringbuf): ringbuf::ringbuf, ringbuf::c
+#                (CMAKE_PREFIX_PATH)
 #   pkg-config/  a Makefile using `pkg-config ringbuf`      (PKG_CONFIG_PATH)
 #   c/           a C99 program knowing only `pkg-config ringbuf-c`
 #   bazel/       a separate Bazel workspace taking this repository with
@@ -90,6 +91,7 @@ step "cmake"
 cmake -S "$here/cmake" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cmake"
 "$work/cmake/round_trip"
+"$work/cmake/round_trip_c"
 
 step "pkg-config"
 mkdir "$work/pkg-config"
