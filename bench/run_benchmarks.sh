@@ -39,18 +39,7 @@ SECONDS=0
 # Beyond what ./bazelw installs: Boost.Interprocess (the boost_mq peer, left
 # out of builds without it) and gnuplot (report.py's charts). When Boost
 # arrives, @boost is re-detected so the benchmark is rebuilt with the peer.
-bench_packages=(libboost-dev gnuplot-nox)
-missing=()
-for pkg in "${bench_packages[@]}"; do
-  dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  echo "run_benchmarks: installing ${missing[*]}"
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
+./bazelw --packages libboost-dev gnuplot-nox
 "${bazel[@]}" sync --only=boost
 
 # ---- POSIX mq limits -----------------------------------------------------------
