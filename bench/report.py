@@ -357,7 +357,7 @@ set key top left
 def charts(rows, out_dir):
     gnuplot = shutil.which("gnuplot")
     if gnuplot is None:
-        print("report.py: gnuplot not found; no charts (./bazelw installs gnuplot-nox)",
+        print("report.py: gnuplot not found; no charts (bench/run_benchmarks.sh installs gnuplot-nox)",
               file=sys.stderr)
         return []
     configs = index(rows, "Throughput")

@@ -35,6 +35,13 @@ readonly bazel=(./bazelw --output_base="${RINGBUF_BENCH_OUTPUT_BASE:-/tmp/ob_ben
 readonly build_flags=(-c opt --symlink_prefix=/)
 SECONDS=0
 
+# ---- Packages -----------------------------------------------------------------
+# Beyond what ./bazelw installs: Boost.Interprocess (the boost_mq peer, left
+# out of builds without it) and gnuplot (report.py's charts). When Boost
+# arrives, @boost is re-detected so the benchmark is rebuilt with the peer.
+./bazelw --packages libboost-dev gnuplot-nox
+"${bazel[@]}" sync --only=boost
+
 # ---- POSIX mq limits -----------------------------------------------------------
 notes=()
 restore=()

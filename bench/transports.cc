@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/interprocess/ipc/message_queue.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +25,12 @@
 #include "bench/transport.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+
+// Defined by @boost//:boost when Debian's libboost-dev is installed
+// (bench/run_benchmarks.sh installs it); without it there is no boost_mq row.
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
+#include <boost/interprocess/ipc/message_queue.hpp>
+#endif
 
 namespace ringbuf_bench {
 namespace {
@@ -212,6 +217,7 @@ class MqChannel : public Channel {
 };
 
 // ---- Boost.Interprocess message_queue ---------------------------------------
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
 //
 // No limits beyond /dev/shm's size. Its calls throw; the adapter turns
 // exceptions into statuses.
@@ -285,6 +291,7 @@ class BoostChannel : public Channel {
   std::string name_;
   uint64_t capacity_;
 };
+#endif  // RINGBUF_HAVE_BOOST_INTERPROCESS
 
 // ---- pipe -------------------------------------------------------------------
 //
@@ -394,7 +401,9 @@ const std::vector<Transport>& AllTransports() {
   static const auto* transports = new std::vector<Transport>{
       {"ringbuf", RingbufChannel::Create},
       {"posix_mq", MqChannel::Create},
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
       {"boost_mq", BoostChannel::Create},
+#endif
       {"pipe", PipeChannel::Create},
   };
   return *transports;

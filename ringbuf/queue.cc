@@ -11,7 +11,9 @@
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/recovery.h"
+#include "ringbuf/internal/shm_mapping.h"
 
 namespace ringbuf {
 
@@ -60,13 +62,15 @@ absl::Status AfterWait(SlotSemaphore::Result result, absl::string_view queue,
 Queue::Queue(std::string name, internal::ShmMapping mapping,
              const internal::Geometry& geometry)
     : name_(std::move(name)),
-      mapping_(std::move(mapping)),
-      header_(static_cast<Header*>(mapping_.data())),
+      mapping_(std::make_unique<internal::ShmMapping>(std::move(mapping))),
+      header_(static_cast<Header*>(mapping_->data())),
       capacity_(geometry.capacity),
       slot_size_(geometry.slot_size),
       slot_stride_(geometry.slot_stride),
-      slots_(static_cast<char*>(mapping_.data()) + internal::kHeaderSize),
+      slots_(static_cast<char*>(mapping_->data()) + internal::kHeaderSize),
       shut_down_(std::make_unique<std::atomic<bool>>(false)) {}
+
+Queue::~Queue() = default;
 
 Queue::Queue(Queue&& other) noexcept { *this = std::move(other); }
 

@@ -74,13 +74,21 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "ringbuf/internal/deadline.h"
-#include "ringbuf/internal/layout.h"
-#include "ringbuf/internal/shm_mapping.h"
 #include "ringbuf/options.h"
 #include "ringbuf/trust.h"
 
 namespace ringbuf {
+
+// Defined in ringbuf/internal/, which is not installed: this header names
+// them only through pointers and references, so the installed API exposes no
+// internals and they may change without breaking a caller's build.
+namespace internal {
+class Deadline;
+struct Geometry;
+struct Header;
+class ShmMapping;
+struct SideLock;
+}  // namespace internal
 
 class Queue {
  public:
@@ -130,7 +138,7 @@ class Queue {
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
-  ~Queue() = default;
+  ~Queue();
 
   // Sends one message, blocking while the queue is full.
   //   OK: committed; it will be received exactly once, after every message
@@ -285,7 +293,9 @@ class Queue {
   char* Slot(uint64_t index) const;
 
   std::string name_;
-  internal::ShmMapping mapping_;
+  // Owns the mapping (unmapped when the Queue goes); the hot path reaches the
+  // memory through header_ and slots_ only.
+  std::unique_ptr<internal::ShmMapping> mapping_;
   internal::Header* header_ = nullptr;
   // Geometry copied out of the header once it was validated, so that a peer
   // scribbling on the header later cannot steer us outside the mapping.
