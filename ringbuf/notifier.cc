@@ -9,6 +9,7 @@
 #include "ringbuf/internal/counting_semaphore.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/priority_levels.h"
 
 namespace ringbuf {
 
@@ -57,7 +58,15 @@ void QueueNotifier::Run() {
   const uint64_t capacity = queue_.capacity_;
   // Messages: the event is tail moving; space: head moving.
   IndexLine* line = event_ == Event::kMessages ? &h.tail : &h.head;
-  uint64_t seen = line->index.load(std::memory_order_seq_cst);
+  // With several priorities a message is published by its level tail, after
+  // tail moved (internal/priority_levels.h): watch their sum instead.
+  const internal::Levels levels = queue_.levels();
+  auto watched = [&] {
+    return levels.multi() && event_ == Event::kMessages
+               ? levels.SumTails(std::memory_order_seq_cst)
+               : line->index.load(std::memory_order_seq_cst);
+  };
+  uint64_t seen = watched();
   const uint64_t tail = h.tail.index.load(std::memory_order_seq_cst);
   const uint64_t head = h.head.index.load(std::memory_order_seq_cst);
   const bool ready_now =
@@ -66,10 +75,10 @@ void QueueNotifier::Run() {
   SlotSemaphore semaphore(line);
   for (;;) {
     SlotSemaphore::Result r = semaphore.Wait(
-        [&](uint64_t now) { return now != seen; }, Deadline::Infinite(),
+        [&](uint64_t) { return watched() != seen; }, Deadline::Infinite(),
         stop_);
     if (r != SlotSemaphore::Result::kAvailable) return;  // stopped
-    seen = line->index.load(std::memory_order_seq_cst);
+    seen = watched();
     Signal();
   }
 }

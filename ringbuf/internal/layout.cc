@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/priority_levels.h"
 
 namespace ringbuf {
 namespace internal {
@@ -14,7 +15,7 @@ uint64_t SlotStride(uint32_t slot_size) {
 }
 
 absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
-                                     uint32_t slot_size) {
+                                     uint32_t slot_size, uint32_t priorities) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     return absl::InvalidArgumentError(QueueMessage(
         queue, absl::StrCat("capacity ", capacity, " is out of range [1, ",
@@ -25,11 +26,20 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
         queue, absl::StrCat("slot_size ", slot_size, " is out of range [1, ",
                             kMaxSlotSize, "]")));
   }
-  // Both factors are bounded above (2^24 * 2^26), so the product fits.
-  uint64_t size = kHeaderSize + capacity * SlotStride(slot_size);
+  if (priorities == 0 || priorities > kMaxPriorities) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue, absl::StrCat("priorities ", priorities, " is out of range [1, ",
+                            kMaxPriorities, "]")));
+  }
+  // The factors are bounded above (2^5 * 2^24 * 2^26), so the product fits.
+  uint64_t size = kHeaderSize + LevelIndexBytes(priorities) +
+                  uint64_t{priorities} * capacity * SlotStride(slot_size);
   if (size > kMaxMappingSize) {
     return absl::InvalidArgumentError(QueueMessage(
         queue, absl::StrCat("capacity ", capacity, " x slot_size ", slot_size,
+                            priorities > 1
+                                ? absl::StrCat(" x priorities ", priorities)
+                                : "",
                             " needs ", size, " bytes, more than the limit of ",
                             kMaxMappingSize)));
   }
@@ -37,7 +47,8 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
 }
 
 absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
-                        uint64_t capacity, uint32_t slot_size) {
+                        uint64_t capacity, uint32_t slot_size,
+                        uint32_t priorities) {
   // The object is fresh from ftruncate, so every byte is zero: indexes,
   // counters, waiters and progress words all start at their initial values.
   Header* h = new (mapping) Header;
@@ -47,6 +58,7 @@ absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
   h->capacity = capacity;
   h->slot_stride = SlotStride(slot_size);
   h->mapping_size = size;
+  h->priorities = priorities;
   if (absl::Status s = h->send.mutex.Init(queue); !s.ok()) return s;
   if (absl::Status s = h->recv.mutex.Init(queue); !s.ok()) return s;
   // Published last; release pairs with the acquire load in ValidateHeader.
@@ -78,7 +90,7 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   // One volatile read per field: a peer may be rewriting the header while we
   // look, and what we check must be what we then use.
   struct Snapshot {
-    uint32_t version, header_size, slot_size;
+    uint32_t version, header_size, slot_size, priorities;
     uint64_t capacity, slot_stride, mapping_size;
   } h;
   const volatile Header& v = header;
@@ -88,6 +100,7 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   h.capacity = v.capacity;
   h.slot_stride = v.slot_stride;
   h.mapping_size = v.mapping_size;
+  h.priorities = v.priorities;
   if (h.version != kLayoutVersion) {
     return absl::FailedPreconditionError(QueueMessage(
         queue, absl::StrCat("layout version is ", h.version,
@@ -97,7 +110,8 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
     return Mismatch(queue, "header_size", h.header_size,
                     absl::StrCat(kHeaderSize));
   }
-  absl::StatusOr<uint64_t> size = MappingSize(queue, h.capacity, h.slot_size);
+  absl::StatusOr<uint64_t> size =
+      MappingSize(queue, h.capacity, h.slot_size, h.priorities);
   if (!size.ok()) {
     return absl::DataLossError(absl::StrCat(
         "not a usable ringbuf queue: header geometry is invalid: ",
@@ -115,9 +129,9 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
         queue, absl::StrCat("not a usable ringbuf queue: the object is ",
                             object_size, " bytes but its header (capacity ",
                             h.capacity, ", slot_size ", h.slot_size,
-                            ") needs ", *size)));
+                            ", priorities ", h.priorities, ") needs ", *size)));
   }
-  return Geometry{h.capacity, h.slot_size, h.slot_stride};
+  return Geometry{h.capacity, h.slot_size, h.slot_stride, h.priorities};
 }
 
 }  // namespace internal

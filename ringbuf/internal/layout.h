@@ -10,7 +10,10 @@
 //     next line           tail + its sleepers       tail written under send lock
 //     next lines          receive side: recv lock   guarded by itself
 //     next line           head + its sleepers       head written under recv lock
-//   offset kHeaderSize  slot[0], slot[1], ... slot[capacity-1]
+//   offset kHeaderSize  (priorities > 1 only) the level indexes,
+//                         priority_levels.h
+//   then                slot[0], slot[1], ... slot[capacity-1]
+//                         (priorities > 1: one such ring per level)
 //                         each slot_stride bytes (a multiple of 64):
 //                         uint32 length | uint32 reserved | payload[slot_size]
 //
@@ -73,7 +76,7 @@ inline constexpr size_t kCacheLine = 64;
 // whose first word is anything else is half-built or foreign.
 inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 // Bumped on any change to this file's structs or their meaning.
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 
 // What a side's lock owner was doing; read only by the repairer after the
 // owner died. See the recovery protocol above.
@@ -88,7 +91,9 @@ enum SideProgress : uint32_t {
 struct alignas(kCacheLine) SideLock {
   RobustMutex mutex;
   uint32_t progress;        // SideProgress; guarded by mutex
-  uint32_t reserved;
+  // The priority level being copied while kCopying (0 in a 1-level queue);
+  // guarded by mutex. copying_index is an index of that level's ring.
+  uint32_t copying_level;
   uint64_t copying_index;   // index being copied while kCopying; guarded by mutex
   // The other side's index as last read by this side, a lower bound of it
   // (indexes only grow): the send side caches head, the receive side tail.
@@ -124,6 +129,7 @@ struct Header {
   uint64_t capacity;            // number of slots
   uint64_t slot_stride;         // bytes from one slot to the next
   uint64_t mapping_size;        // bytes of the whole object
+  uint32_t priorities;          // levels, 1..kMaxPriorities (priority_levels.h)
 
   // --- Producers.
   SideLock send;
@@ -171,12 +177,13 @@ uint64_t SlotStride(uint32_t slot_size);
 // creator and the opener use. InvalidArgument (naming `queue` and the field)
 // if the geometry is out of bounds.
 absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
-                                     uint32_t slot_size);
+                                     uint32_t slot_size, uint32_t priorities);
 
 // Initialises a zero-filled mapping of `size` bytes (size from MappingSize)
 // and writes the magic word last.
 absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
-                        uint64_t capacity, uint32_t slot_size);
+                        uint64_t capacity, uint32_t slot_size,
+                        uint32_t priorities);
 
 // The geometry a handle keeps in private memory once it has validated it, so
 // that a peer scribbling on the header later cannot steer it outside the
@@ -185,6 +192,7 @@ struct Geometry {
   uint64_t capacity;
   uint32_t slot_size;
   uint64_t slot_stride;
+  uint32_t priorities;
 };
 
 // Checks that a mapping someone else wrote is a ready queue of this layout
