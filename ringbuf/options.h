@@ -47,6 +47,7 @@ struct Stats {
   uint32_t slot_size = 0;
   uint32_t priorities = 0;
   // Messages committed and not yet taken (approximate under concurrency).
+  // With several priorities, the sum of depth_by_priority.
   uint64_t depth = 0;
   // Monotonic ring indexes: head counts messages ever taken, tail messages
   // ever committed; slot = index % capacity.

@@ -836,10 +836,14 @@ Stats Queue::GetStats() const {
   if (priorities_ == 1) {
     stats.depth_by_priority[0] = stats.depth;
   } else {
+    // The level indexes are authoritative (the header's may lag behind a
+    // process that died between the two stores, until the repair).
+    stats.depth = 0;
     for (uint32_t level = 0; level < priorities_; ++level) {
       const uint64_t head = level_heads_[level].load(std::memory_order_acquire);
       const uint64_t tail = level_tails_[level].load(std::memory_order_acquire);
       stats.depth_by_priority[level] = tail >= head ? tail - head : 0;
+      stats.depth += stats.depth_by_priority[level];
     }
   }
   stats.send_lock_owner_deaths =
