@@ -518,4 +518,15 @@ int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
   });
 }
 
+int ringbuf_remove_trusting(const char* name, const char* owner) noexcept {
+  return Guard("ringbuf_remove_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_remove_trusting: name is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return FromStatus(ringbuf::Queue::Remove(name, *trust));
+  });
+}
+
 }  // extern "C"

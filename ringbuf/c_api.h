@@ -427,8 +427,9 @@ const char* ringbuf_status_name(int code) RINGBUF_C_NOEXCEPT;
  * have been created first by someone else (squatted) to read what is sent
  * to it or to feed its readers. ringbuf_open and ringbuf_open_or_create
  * therefore accept only a queue owned by this process's effective uid or by
- * root, checked on the very object they map. These two calls are the same
- * but take `owner`, whom to accept besides:
+ * root, checked on the very object they map, and ringbuf_remove unlinks only
+ * such a queue. These three calls are the same but take `owner`, whom to
+ * accept besides:
  *   NULL           nobody more: the default, as ringbuf_open;
  *   "any"          every owner (for inspection and tests);
  *   "svc-a"        a user name, looked up when called;
@@ -455,6 +456,15 @@ int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
                                     uint32_t slot_size, uint32_t mode,
                                     const char* owner,
                                     ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_remove, unlinking `owner`'s queues too.
+ *   RINGBUF_INVALID_ARGUMENT: also an `owner` as ringbuf_open_trusting.
+ *   RINGBUF_PERMISSION_DENIED: the queue's owner is none of the accepted
+ *     ones (checked by name just before unlinking: a guard against removing
+ *     another user's queue by mistake), or the system refused.
+ *   Otherwise the codes of ringbuf_remove. */
+int ringbuf_remove_trusting(const char* name,
+                            const char* owner) RINGBUF_C_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */

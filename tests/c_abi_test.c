@@ -123,6 +123,37 @@ static void test_open_modes(const char* name) {
   CHECK_RC(ringbuf_remove(name), RINGBUF_NOT_FOUND);
 }
 
+/* The *_trusting calls: `owner` NULL (the default), "any", a bad owner. The
+ * squatted-queue cases take a second user: tests/c_api_test.cc. */
+static void test_trusting(const char* name) {
+  ringbuf_queue* a = NULL;
+  ringbuf_queue* b = NULL;
+  ringbuf_queue* c = NULL;
+  CHECK_RC(ringbuf_open_trusting(name, NULL, &a), RINGBUF_NOT_FOUND);
+  CHECK(a == NULL);
+  CHECK_RC(ringbuf_open_or_create_trusting(name, kCapacity, kSlotSize, 0600,
+                                           NULL, &a),
+           RINGBUF_OK);
+  CHECK_RC(ringbuf_open_trusting(name, "any", &b), RINGBUF_OK);
+  CHECK_RC(ringbuf_open_trusting(name, "", &c), RINGBUF_INVALID_ARGUMENT);
+  CHECK(strstr(ringbuf_last_error(), "owner ''") != NULL);
+  CHECK(c == NULL);
+  CHECK_RC(ringbuf_open_or_create_trusting(name, kCapacity, kSlotSize, 0600,
+                                           "0", &c),
+           RINGBUF_OK);
+  CHECK_RC(ringbuf_send(a, "x", 1, RINGBUF_NO_WAIT), RINGBUF_OK);
+  CHECK(depth(b) == 1 && depth(c) == 1); /* one queue, three handles */
+  ringbuf_close(a);
+  ringbuf_close(b);
+  ringbuf_close(c);
+  CHECK_RC(ringbuf_remove_trusting(name, "no-such-user-rbt"),
+           RINGBUF_INVALID_ARGUMENT);
+  CHECK(strstr(ringbuf_last_error(), "no-such-user-rbt") != NULL);
+  CHECK_RC(ringbuf_remove_trusting(name, "any"), RINGBUF_OK);
+  CHECK_RC(ringbuf_remove_trusting(name, NULL), RINGBUF_NOT_FOUND);
+  CHECK(strstr(ringbuf_last_error(), name) != NULL);
+}
+
 static void test_send_receive(ringbuf_queue* q) {
   static const char binary[] = {'a', '\0', 'b', '\n', (char)0xff};
   char buf[kSlotSize];
@@ -351,6 +382,7 @@ int main(void) {
   test_version();
   test_status_names();
   test_open_modes(name);
+  test_trusting(name);
 
   CHECK_RC(ringbuf_create(name, kCapacity, kSlotSize, 0600, &q), RINGBUF_OK);
   if (q != NULL) {

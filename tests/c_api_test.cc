@@ -610,8 +610,8 @@ TEST(CApiErrorTest, StatusNamesAndValuesFollowAbsl) {
 }
 
 // ---------------------------------------------------------------------------
-// Trusting a queue's owner: ringbuf_open_trusting and
-// ringbuf_open_or_create_trusting. The cases with a second user (`nobody`,
+// Trusting a queue's owner: ringbuf_open_trusting,
+// ringbuf_open_or_create_trusting and ringbuf_remove_trusting. The cases with a second user (`nobody`,
 // a forked child that setuids) run unsandboxed in c_api_owner_test (see
 // tests/BUILD.bazel); the rest need one user only.
 
@@ -656,6 +656,28 @@ TEST(CApiTrustTest, OpenOrCreateTrustingCreatesWhenMissing) {
             RINGBUF_FAILED_PRECONDITION);
 }
 
+TEST(CApiTrustTest, RemoveTrustingTakesEverySpellingOfOwner) {
+  const std::string self = std::to_string(geteuid());
+  for (const char* owner : {static_cast<const char*>(nullptr), "any", "root",
+                            "0", self.c_str()}) {
+    const std::string spelled = owner == nullptr ? "NULL" : owner;
+    ScopedQueueName name;
+    {
+      Handle created;
+      Create(name, &created);
+    }
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner), RINGBUF_OK)
+        << spelled << ": " << LastError();
+    Handle h;
+    EXPECT_EQ(ringbuf_open(name.get().c_str(), h.out()), RINGBUF_NOT_FOUND)
+        << spelled << ": removed";
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner),
+              RINGBUF_NOT_FOUND)
+        << spelled;
+    EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+  }
+}
+
 TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
   ScopedQueueName name;
   Handle created;
@@ -674,6 +696,16 @@ TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
                                               h.out()),
               RINGBUF_INVALID_ARGUMENT)
         << owner;
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+    EXPECT_TRUE(Contains(LastError(), std::string("owner '") + owner + "'"))
+        << LastError();
+  }
+  {
+    Handle still;
+    EXPECT_EQ(ringbuf_open(name.get().c_str(), still.out()), RINGBUF_OK)
+        << "a bad owner removed nothing: " << LastError();
   }
   Handle h;
   EXPECT_EQ(ringbuf_open_trusting(nullptr, "any", h.out()),
@@ -686,6 +718,7 @@ TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
   EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
                                             kSlotSize, 0600, "any", nullptr),
             RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_remove_trusting(nullptr, "any"), RINGBUF_INVALID_ARGUMENT);
 }
 
 class CApiOwnerTest : public testing::TwoUserTest {
@@ -715,6 +748,10 @@ TEST_F(CApiOwnerTest, ASquattedQueueIsPermissionDeniedByDefault) {
             RINGBUF_PERMISSION_DENIED);
   EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
   EXPECT_EQ(ringbuf_remove(name_.get().c_str()), RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_remove_trusting(name_.get().c_str(), nullptr),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_TRUE(Contains(LastError(), name_.get())) << LastError();
   EXPECT_EQ(ringbuf_create(name_.get().c_str(), kCapacity, kSlotSize, 0600,
                            a.out()),
             RINGBUF_ALREADY_EXISTS);
@@ -742,6 +779,26 @@ TEST_F(CApiOwnerTest, NamingTheOwnerAcceptsTheQueue) {
             RINGBUF_OK);
   std::string got;
   ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
+  EXPECT_EQ(got, "planted");
+}
+
+TEST_F(CApiOwnerTest, NamingTheOwnerRemovesTheQueue) {
+  // Root (the default set) is not enough to remove nobody's queue; naming
+  // nobody is.
+  EXPECT_EQ(ringbuf_remove_trusting(name_.get().c_str(), "root"),
+            RINGBUF_PERMISSION_DENIED);
+  Handle still;
+  ASSERT_EQ(ringbuf_open_trusting(name_.get().c_str(), "any", still.out()),
+            RINGBUF_OK)
+      << "the refused remove left the name: " << LastError();
+  ASSERT_EQ(ringbuf_remove_trusting(name_.get().c_str(), nobody_.name.c_str()),
+            RINGBUF_OK)
+      << LastError();
+  Handle h;
+  EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), "any", h.out()),
+            RINGBUF_NOT_FOUND);
+  std::string got;
+  ASSERT_EQ(Receive(still, &got), RINGBUF_OK) << "handles keep working";
   EXPECT_EQ(got, "planted");
 }
 

@@ -25,6 +25,7 @@ end of the ``with`` block) only detaches this handle.
 """
 
 import asyncio
+import functools
 import os
 
 from ringbuf._errors import (AccessDenied, Corrupt, Empty, EmptyTimeout, Error,
@@ -48,11 +49,13 @@ def version():
     return _ringbuf.version()
 
 
-def remove(name):
+def remove(name, *, owner=None):
     """Unlinks the queue ``name``. Open handles keep working on it; new opens
-    fail with QueueNotFound. Raises QueueNotFound if there is no such
-    queue."""
-    _ringbuf.remove(name)
+    fail with QueueNotFound. Raises QueueNotFound if there is no such queue,
+    AccessDenied (a PermissionError) if its owner is not trusted: as
+    Queue.open, only your own or root's queues unless ``owner`` names
+    another."""
+    _ringbuf.remove(name, owner=owner)
 
 
 class Queue(_ringbuf.Queue):
@@ -68,9 +71,13 @@ class Queue(_ringbuf.Queue):
         Whichever applies, safely when processes race; IncompatibleQueue if
         the existing one has another capacity or slot_size.
 
-    ``owner`` (a user name) opens only a queue owned by that user. It needs
-    ringbuf_open_trusting in the C library (NotImplementedError if this
-    build lacks it; see has_owner_checks()).
+    Whose queues to open: anyone can create a name in /dev/shm first
+    (squat it), so open and open_or_create accept an existing queue only if
+    its owner is trusted, and raise AccessDenied (a PermissionError) naming
+    the queue and its owner otherwise. ``owner`` says whom to trust besides
+    the default, this process's effective uid and root:
+        None (the default), "any" (every owner: for inspection and tests),
+        a user name ("svc-a"), or a uid (an int, or a string of digits).
 
     Methods (timeouts in seconds; None waits as long as it takes):
       put(data, block=True, timeout=None), put_nowait(data)
@@ -103,11 +110,6 @@ class Queue(_ringbuf.Queue):
 
     __slots__ = ()
 
-    @staticmethod
-    def has_owner_checks():
-        """Whether open(owner=...) works with this build of the library."""
-        return _ringbuf.has_owner_checks()
-
     async def get_async(self, timeout=None):
         """Waits for a message without blocking the event loop (through
         fileno()) and returns it; EmptyTimeout after ``timeout`` seconds."""
@@ -128,10 +130,12 @@ class Queue(_ringbuf.Queue):
 
     def __reduce__(self):
         # Pickled (e.g. as a multiprocessing.Process argument under "spawn"),
-        # a handle travels as its name and is reopened on arrival.
+        # a handle travels as its name and is reopened on arrival, trusting
+        # the owner it was opened with.
         if self.closed:
             raise ValueError("queue '%s' is closed" % self.name)
-        return (type(self).open, (self.name,))
+        return (functools.partial(type(self).open, owner=self._owner),
+                (self.name,))
 
     def __repr__(self):
         state = "closed" if self.closed else "capacity=%d, slot_size=%d" % (

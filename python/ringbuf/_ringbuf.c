@@ -21,22 +21,12 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ringbuf/c_api.h"
-
-/* The owner-checked opens come from a parallel change to c_api.h. Declared
- * weak here so that this module builds and loads before they exist: a NULL
- * address means "not in this library", and Queue.open(owner=...) says so. */
-extern int ringbuf_open_trusting(const char* name, const char* owner,
-                                 ringbuf_queue** out) __attribute__((weak));
-extern int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
-                                           uint32_t slot_size, uint32_t mode,
-                                           const char* owner,
-                                           ringbuf_queue** out)
-    __attribute__((weak));
 
 /* The longest stretch spent waiting without looking at Python's signals:
  * the worst-case delay of a Ctrl-C. */
@@ -131,6 +121,7 @@ typedef struct {
   size_t* batch_lens;
   int batch_busy;
   int closing;
+  PyObject* owner;            /* the owner= it was opened with, or None */
   PyObject* dict;             /* for the Python subclass's attributes */
   PyObject* weakrefs;
 } QueueObject;
@@ -791,7 +782,7 @@ static PyObject* queue_self_exit(QueueObject* self, PyObject* args) {
 
 /* Wraps the handle an open call returned (`rc`) in a new `cls` object. */
 static PyObject* queue_wrap(PyTypeObject* cls, int rc, ringbuf_queue* q,
-                            const char* name) {
+                            const char* name, PyObject* owner) {
   if (rc != RINGBUF_OK) return raise_code(rc);
   QueueObject* self = (QueueObject*)cls->tp_alloc(cls, 0);
   if (self == NULL) {
@@ -801,6 +792,8 @@ static PyObject* queue_wrap(PyTypeObject* cls, int rc, ringbuf_queue* q,
   self->q = q;
   self->capacity = ringbuf_capacity(q);
   self->slot_size = ringbuf_slot_size(q);
+  Py_INCREF(owner);
+  self->owner = owner;
   /* The normalized name, as the C++ API keeps it. */
   self->name = name[0] == '/' ? PyUnicode_FromString(name)
                               : PyUnicode_FromFormat("/%s", name);
@@ -830,32 +823,59 @@ static PyObject* queue_create(PyTypeObject* cls, PyObject* args, PyObject* kwarg
   Py_BEGIN_ALLOW_THREADS
   rc = ringbuf_create(name, capacity, (uint32_t)slot_size, mode, &q);
   Py_END_ALLOW_THREADS
-  return queue_wrap(cls, rc, q, name);
+  return queue_wrap(cls, rc, q, name, Py_None);
 }
 
-static PyObject* no_owner_checks(void) {
-  PyErr_SetString(PyExc_NotImplementedError,
-                  "owner=: this build of libringbuf has no owner-checked "
-                  "opens (ringbuf_open_trusting in ringbuf/c_api.h)");
-  return NULL;
+/* The `owner=` of open, open_or_create and remove, as the C API's `owner`
+ * string: None (NULL, the default: this euid and root), "any", a user name,
+ * or a uid as an int or a string of digits. A "O&" converter. */
+typedef struct {
+  PyObject* object;    /* borrowed: the argument */
+  const char* spelled; /* NULL, or into `object` or `digits` */
+  char digits[24];
+} Owner;
+
+static int convert_owner(PyObject* object, void* out) {
+  Owner* owner = out;
+  owner->object = object;
+  owner->spelled = NULL;
+  if (object == Py_None) return 1;
+  if (PyUnicode_Check(object)) {
+    owner->spelled = PyUnicode_AsUTF8(object);
+    return owner->spelled != NULL;
+  }
+  if (PyLong_Check(object) && !PyBool_Check(object)) {
+    const unsigned long long uid = PyLong_AsUnsignedLongLong(object);
+    if (uid == (unsigned long long)-1 && PyErr_Occurred()) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_ValueError, "owner=%R is not a uid", object);
+      return 0;
+    }
+    snprintf(owner->digits, sizeof owner->digits, "%llu", uid);
+    owner->spelled = owner->digits;
+    return 1;
+  }
+  PyErr_Format(PyExc_TypeError,
+               "owner must be None, \"any\", a user name or a uid (int), "
+               "not %.100s",
+               Py_TYPE(object)->tp_name);
+  return 0;
 }
 
 static PyObject* queue_open(PyTypeObject* cls, PyObject* args, PyObject* kwargs) {
   static char* keywords[] = {"name", "owner", NULL};
   const char* name;
-  const char* owner = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$z:open", keywords, &name,
-                                   &owner)) {
+  Owner owner = {Py_None, NULL, ""};
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$O&:open", keywords, &name,
+                                   convert_owner, &owner)) {
     return NULL;
   }
-  if (owner != NULL && ringbuf_open_trusting == NULL) return no_owner_checks();
   ringbuf_queue* q = NULL;
   int rc;
   Py_BEGIN_ALLOW_THREADS
-  rc = owner == NULL ? ringbuf_open(name, &q)
-                     : ringbuf_open_trusting(name, owner, &q);
+  rc = ringbuf_open_trusting(name, owner.spelled, &q);
   Py_END_ALLOW_THREADS
-  return queue_wrap(cls, rc, q, name);
+  return queue_wrap(cls, rc, q, name, owner.object);
 }
 
 static PyObject* queue_open_or_create(PyTypeObject* cls, PyObject* args,
@@ -866,28 +886,23 @@ static PyObject* queue_open_or_create(PyTypeObject* cls, PyObject* args,
   unsigned long long capacity;
   unsigned long slot_size;
   unsigned int mode = 0600;
-  const char* owner = NULL;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I$z:open_or_create",
+  Owner owner = {Py_None, NULL, ""};
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I$O&:open_or_create",
                                    keywords, &name, &capacity, &slot_size,
-                                   &mode, &owner)) {
+                                   &mode, convert_owner, &owner)) {
     return NULL;
   }
   if (slot_size > UINT32_MAX) {
     PyErr_SetString(PyExc_ValueError, "slot_size is out of range");
     return NULL;
   }
-  if (owner != NULL && ringbuf_open_or_create_trusting == NULL) {
-    return no_owner_checks();
-  }
   ringbuf_queue* q = NULL;
   int rc;
   Py_BEGIN_ALLOW_THREADS
-  rc = owner == NULL
-           ? ringbuf_open_or_create(name, capacity, (uint32_t)slot_size, mode, &q)
-           : ringbuf_open_or_create_trusting(name, capacity, (uint32_t)slot_size,
-                                             mode, owner, &q);
+  rc = ringbuf_open_or_create_trusting(name, capacity, (uint32_t)slot_size,
+                                       mode, owner.spelled, &q);
   Py_END_ALLOW_THREADS
-  return queue_wrap(cls, rc, q, name);
+  return queue_wrap(cls, rc, q, name, owner.object);
 }
 
 static PyObject* queue_new(PyTypeObject* cls, PyObject* args, PyObject* kwargs) {
@@ -900,6 +915,7 @@ static PyObject* queue_new(PyTypeObject* cls, PyObject* args, PyObject* kwargs) 
 }
 
 static int queue_traverse(QueueObject* self, visitproc visit, void* arg) {
+  Py_VISIT(self->owner);
   Py_VISIT(self->dict);
   return 0;
 }
@@ -915,6 +931,7 @@ static void queue_dealloc(QueueObject* self) {
   /* busy is 0: calls and peeks hold references. */
   queue_free_handles(self);
   Py_CLEAR(self->name);
+  Py_CLEAR(self->owner);
   queue_clear(self);
   /* A subclass's instance: subtype_dealloc, which called us, releases the
    * type. */
@@ -942,11 +959,19 @@ static PyObject* queue_get_closed(QueueObject* self, void* unused) {
   return PyBool_FromLong(self->q == NULL || self->closing);
 }
 
+/* For pickling (ringbuf/__init__.py): the reopen trusts the same owner. */
+static PyObject* queue_get_owner(QueueObject* self, void* unused) {
+  (void)unused;
+  Py_INCREF(self->owner);
+  return self->owner;
+}
+
 static PyGetSetDef queue_getset[] = {
     {"name", (getter)queue_get_name, NULL, "The normalized name ('/orders').", NULL},
     {"capacity", (getter)queue_get_capacity, NULL, "How many messages it holds.", NULL},
     {"slot_size", (getter)queue_get_slot_size, NULL, "The longest message, in bytes.", NULL},
     {"closed", (getter)queue_get_closed, NULL, "True after close().", NULL},
+    {"_owner", (getter)queue_get_owner, NULL, "The owner= of the open.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -993,11 +1018,20 @@ static PyTypeObject QueueType = {
 
 /* ---- Module functions --------------------------------------------------- */
 
-static PyObject* module_remove(PyObject* module, PyObject* arg) {
+static PyObject* module_remove(PyObject* module, PyObject* args,
+                               PyObject* kwargs) {
   (void)module;
-  const char* name = PyUnicode_AsUTF8(arg);
-  if (name == NULL) return NULL;
-  const int rc = ringbuf_remove(name);
+  static char* keywords[] = {"name", "owner", NULL};
+  const char* name;
+  Owner owner = {Py_None, NULL, ""};
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$O&:remove", keywords,
+                                   &name, convert_owner, &owner)) {
+    return NULL;
+  }
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = ringbuf_remove_trusting(name, owner.spelled);
+  Py_END_ALLOW_THREADS
   if (rc != RINGBUF_OK) return raise_code(rc);
   Py_RETURN_NONE;
 }
@@ -1008,18 +1042,10 @@ static PyObject* module_version(PyObject* module, PyObject* unused) {
   return PyUnicode_FromString(ringbuf_version());
 }
 
-static PyObject* module_has_owner_checks(PyObject* module, PyObject* unused) {
-  (void)module;
-  (void)unused;
-  return PyBool_FromLong(ringbuf_open_trusting != NULL &&
-                         ringbuf_open_or_create_trusting != NULL);
-}
-
 static PyMethodDef module_methods[] = {
-    {"remove", module_remove, METH_O, "Unlinks the queue's name."},
+    {"remove", (PyCFunction)(void (*)(void))module_remove,
+     METH_VARARGS | METH_KEYWORDS, "Unlinks the queue's name."},
     {"version", module_version, METH_NOARGS, "ringbuf_version()."},
-    {"has_owner_checks", module_has_owner_checks, METH_NOARGS,
-     "Whether open(owner=...) is available in this build."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,10 @@
 # python3-pytest) against the extension Bazel built, assembled with the
 # package's .py files into a scratch package directory.
 #
-#   run_pytest.sh EXTENSION_SO CPP_PEER SANITIZER_PROBE   (runfiles paths)
+#   run_pytest.sh EXTENSION_SO CPP_PEER SANITIZER_PROBE [PYTEST_ARG...]
+#
+# The first three are runfiles paths; the rest go to pytest (python_test and
+# python_owner_test select by marker).
 #
 # Sanitizer builds are skipped (exit 0, with a message): a plain python3
 # cannot load an instrumented extension. pytest's exit code is the result;
@@ -13,6 +16,7 @@ set -euo pipefail
 ext="$1"
 peer="$2"
 probe="$3"
+shift 3
 
 if [[ "$("${probe}")" == 1 ]]; then
   echo "SKIPPED: sanitizer build; python3 cannot load the instrumented _ringbuf.so"
@@ -28,4 +32,4 @@ export PYTHONPATH="${pkg}"
 export RINGBUF_CPP_PEER="${PWD}/${peer}"
 export PYTHONDONTWRITEBYTECODE=1
 cd "${pkg}"
-exec /usr/bin/python3 -m pytest -p no:cacheprovider -q "${OLDPWD}/python/tests"
+exec /usr/bin/python3 -m pytest -p no:cacheprovider -q "$@" "${OLDPWD}/python/tests"

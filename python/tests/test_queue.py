@@ -80,18 +80,42 @@ def test_remove_unlinks_but_the_handle_keeps_working(qname, q):
 
 
 def test_owner_keyword(qname, q):
+    # Every spelling of an owner that includes this process's own queue.
+    # Other users' queues: test_owner.py.
     me = getpass.getuser()
-    if not ringbuf.Queue.has_owner_checks():
-        # Before the C library has ringbuf_open_trusting: a clear refusal,
-        # never a silent open without the check.
-        with pytest.raises(NotImplementedError, match="ringbuf_open_trusting"):
-            ringbuf.Queue.open(qname, owner=me)
-        with pytest.raises(NotImplementedError):
-            ringbuf.Queue.open_or_create(qname, 4, 64, owner=me)
-        return
-    with ringbuf.Queue.open(qname, owner=me) as same:
-        q.put(b"o")
-        assert same.get_nowait() == b"o"
+    for owner in (None, "any", me, os.geteuid(), str(os.geteuid())):
+        with ringbuf.Queue.open(qname, owner=owner) as same:
+            q.put(b"o")
+            assert same.get_nowait() == b"o"
+        with ringbuf.Queue.open_or_create(qname, 4, 64, owner=owner) as same:
+            q.put(b"p")
+            assert same.get_nowait() == b"p"
+
+
+def test_bad_owners_are_refused_before_anything_happens(qname, q):
+    for owner in ("", "no-such-user-rbt", 2**32 - 1, str(2**32 - 1)):
+        with pytest.raises(ringbuf.InvalidArgument, match="owner '%s'" % owner):
+            ringbuf.Queue.open(qname, owner=owner)
+        with pytest.raises(ringbuf.InvalidArgument, match=qname):
+            ringbuf.Queue.open_or_create(qname, 4, 64, owner=owner)
+        with pytest.raises(ringbuf.InvalidArgument, match="owner '%s'" % owner):
+            ringbuf.remove(qname, owner=owner)
+    for owner in (-1, 2**64):
+        with pytest.raises(ValueError, match="not a uid"):
+            ringbuf.Queue.open(qname, owner=owner)
+    for owner in (b"root", True, 0.0):
+        with pytest.raises(TypeError, match="owner must be"):
+            ringbuf.remove(qname, owner=owner)
+    with ringbuf.Queue.open(qname) as still:  # nothing was removed
+        assert still.capacity == 4
+
+
+def test_remove_with_an_owner(qname, q):
+    ringbuf.remove(qname, owner=os.geteuid())
+    with pytest.raises(ringbuf.QueueNotFound):
+        ringbuf.Queue.open(qname)
+    with pytest.raises(ringbuf.QueueNotFound, match=qname):
+        ringbuf.remove(qname, owner="any")
 
 
 def test_version():
