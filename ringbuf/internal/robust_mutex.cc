@@ -63,24 +63,49 @@ absl::Status RobustMutex::Init(absl::string_view queue) {
 
 absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     absl::string_view queue, const Deadline& deadline,
-    const std::atomic<bool>& cancelled) {
+    const std::atomic<bool>& cancelled, std::atomic<uint32_t>& holder_cpu) {
   const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
   if (kind != ExpectedKind()) {
     return absl::DataLossError(QueueMessage(
         queue, absl::StrCat("queue lock is corrupt: its kind word is ", kind,
                             ", expected ", ExpectedKind())));
   }
-  // Spin first: the holder only copies one message, and sleeping costs a
-  // futex round trip through the kernel (and the hypervisor) on both sides.
+  // A free lock is taken at once. Otherwise spin, but only while it can
+  // pay: the holder only copies one message, and sleeping costs a futex
+  // round trip through the kernel (and the hypervisor) on both sides, but a
+  // holder on this very CPU cannot release the lock while we spin (spin.h).
   // The spin only reads the lock word (glibc's __lock: 0 when free), so
   // waiters do not steal the cache line from the holder.
   int rc = EBUSY;
-  for (int i = 0; i < kLockSpins; ++i) {
+  if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
+    rc = pthread_mutex_trylock(&mutex_);
+  }
+  auto try_if_free = [&] {
     if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
       rc = pthread_mutex_trylock(&mutex_);
-      if (rc != EBUSY) break;
     }
-    CpuRelax();
+  };
+  if (rc == EBUSY && MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
+                                  CurrentCpuTag())) {
+    SpinBudget& budget = t_lock_spin;
+    const int spins = budget.spins();
+    for (int i = 0; i < spins && rc == EBUSY; ++i) {
+      CpuRelax();
+      try_if_free();
+    }
+    if (rc == EBUSY) {
+      budget.Wasted();
+    } else {
+      budget.Paid();
+    }
+  }
+  // Then give the CPU up a few times: a holder preempted on this CPU (or
+  // waiting for one) usually needs only a moment to finish its copy, and a
+  // yield hands it the CPU without the futex sleep that would make its
+  // unlock a system call too.
+  for (int i = 0; i < kWaitYields && rc == EBUSY; ++i) {
+    sched_yield();
+    try_if_free();
   }
   // Then sleep, in slices, so that a cancelled caller (Queue::Shutdown) is
   // not held here by a lock someone keeps long.
@@ -103,6 +128,13 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
       return absl::CancelledError(QueueMessage(queue, "cancelled"));
     }
     rc = EBUSY;
+  }
+  if (rc == 0 || rc == EOWNERDEAD) {
+    // Ours now: record where we run, for the next waiter's choice (spin.h).
+    const uint32_t cpu = CurrentCpuTag();
+    if (holder_cpu.load(std::memory_order_relaxed) != cpu) {
+      holder_cpu.store(cpu, std::memory_order_relaxed);
+    }
   }
   switch (rc) {
     case 0:
