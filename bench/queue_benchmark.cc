@@ -397,7 +397,7 @@ void BM_Throughput(benchmark::State& state, const Transport* transport,
     return;
   }
   Geometry g;
-  g.one_cpu = placement == Placement::kSame;
+  g.cpus_apart = placement == Placement::kSplit;
   g.producers = static_cast<int>(state.range(0));
   g.consumers = static_cast<int>(state.range(1));
   g.message_size = static_cast<uint32_t>(state.range(2));
@@ -513,7 +513,7 @@ absl::StatusOr<RoundTripRun> RunRoundTrip(const Transport& transport,
   Geometry g;
   g.message_size = size;
   g.capacity = 16;
-  g.one_cpu = placement == Placement::kSame;
+  g.cpus_apart = placement == Placement::kSplit;
   absl::StatusOr<std::unique_ptr<Channel>> ping = transport.create(g);
   if (!ping.ok()) return ping.status();
   absl::StatusOr<std::unique_ptr<Channel>> pong = transport.create(g);

@@ -477,11 +477,12 @@ def charts(rows, out_dir):
             write_data(data, ["crew"] + TRANSPORTS, [
                 [f"{p}→{c}"] + [value_of(configs, t, "msgs_per_sec", 1e6, place="none", p=p,
                                          c=c, size=64, cap=cap) for t in TRANSPORTS]
-                for p, c in CREWS])
+                for p, c in CREWS
+                if any(dict(k)["p"] == p and dict(k)["c"] == c for k in configs)])
             png = os.path.join(out_dir, "throughput_vs_producers.png")
             if run_gnuplot(gnuplot, GNUPLOT_PREAMBLE + f"""
 set output "{png}"
-set title "Throughput vs producers -> consumers (64 B messages, capacity {cap} asked)"
+set title "Throughput vs producers -> consumers (unpinned, 64 B messages, capacity {cap} asked)"
 set ylabel "million messages / s"
 set xlabel "producer processes -> consumer processes"
 set style data histogram
@@ -496,6 +497,7 @@ plot for [i=2:{1 + len(TRANSPORTS)}] "{data}" using i:xtic(1) title columnheader
         if cap is not None:
             sizes = sorted({dict(k)["size"] for k in configs
                             if dict(k)["p"] == 1 and dict(k)["c"] == 1 and dict(k)["cap"] == cap})
+        if cap is not None and len(sizes) > 1:  # the README's run has only 64 B
             data = os.path.join(tmp, "sizes.dat")
             write_data(data, ["size"] + TRANSPORTS, [
                 [size] + [value_of(configs, t, "bytes_per_sec", 1e6, place="none", p=1, c=1,

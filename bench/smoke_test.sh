@@ -5,7 +5,7 @@
 # machine allows (split needs two CPUs). Passes only if the binary exits 0
 # and no row failed. A peer the sandbox does not provide (say POSIX mq, if
 # mq_open is walled off) or a geometry it cannot have (the busy-poll SPSC
-# ring beyond 1->1, or on one CPU) reports "unavailable: <why>":
+# ring beyond 1->1, or not on two CPUs) reports "unavailable: <why>":
 # smoke_check.py prints the reason and skips that row instead of failing.
 #
 # Usage: smoke_test.sh <queue_benchmark> <smoke_check.py>

@@ -31,7 +31,9 @@ struct Geometry {
   uint64_t capacity = 1024;    // messages the channel should hold
   int producers = 1;           // processes that will send on it
   int consumers = 1;           // processes that will receive from it
-  bool one_cpu = false;        // every process is pinned to the same CPU
+  // Producers pinned to one CPU and consumers to another (so a process that
+  // spins never holds up its peer).
+  bool cpus_apart = false;
 };
 
 // One process's handle on a channel: used by one thread of one child.

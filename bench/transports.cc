@@ -401,9 +401,10 @@ class PipeChannel : public Channel {
 // ProducerConsumerQueue. No crash safety, no blocking, no multi-producer: it
 // is the row that shows what the locks, the wake-ups and the recovery
 // bookkeeping of the others cost, not a peer one could deploy. It is
-// unavailable for more than one producer or consumer, and when every process
-// shares one CPU (a spinner then only lets its peer run when its time slice
-// ends).
+// unavailable for more than one producer or consumer, and unless producer
+// and consumer are pinned to different CPUs: sharing one, a spinner lets its
+// peer run only when its time slice ends, and unpinned that happens whenever
+// the scheduler puts them together.
 //
 // The ring lives in an anonymous MAP_SHARED mapping made by the parent before
 // fork(), so it needs no name. Slots are a 4-byte length and the payload,
@@ -480,10 +481,11 @@ class SpscChannel : public Channel {
       return absl::UnavailableError(
           "busy-poll SPSC ring: one producer and one consumer only");
     }
-    if (g.one_cpu) {
+    if (!g.cpus_apart) {
       return absl::UnavailableError(
-          "busy-poll SPSC ring: with both processes on one CPU a spinner "
-          "lets its peer run only when its time slice ends");
+          "busy-poll SPSC ring: needs producer and consumer pinned to "
+          "different CPUs (sharing one, a spinner lets its peer run only when "
+          "its time slice ends)");
     }
     const uint64_t stride = (sizeof(uint32_t) + g.message_size + 63) / 64 * 64;
     const size_t bytes = sizeof(SpscShared) + g.capacity * stride;
