@@ -32,19 +32,23 @@ namespace {
 // kinds make it abort, fault or execute TSX instructions the CPU may lack.
 // A peer can scribble on the word, so it is checked before each call against
 // the value Init writes, learned once from a scratch mutex.
-int ExpectedKind() {
-  static const int kind = [] {
-    pthread_mutex_t scratch;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&scratch, &attr);
-    pthread_mutexattr_destroy(&attr);
-    int k = scratch.__data.__kind;
-    pthread_mutex_destroy(&scratch);
-    return k;
-  }();
+__attribute__((noinline)) int LearnExpectedKind() {
+  pthread_mutex_t scratch;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&scratch, &attr);
+  pthread_mutexattr_destroy(&attr);
+  int k = scratch.__data.__kind;
+  pthread_mutex_destroy(&scratch);
+  return k;
+}
+
+// Called on every lock and unlock: the scratch mutex lives out of line, so
+// this is a guard check and a load.
+inline int ExpectedKind() {
+  static const int kind = LearnExpectedKind();
   return kind;
 }
 
