@@ -11,10 +11,10 @@
 // A zero timeout (an already-expired deadline) looks once and returns.
 // Otherwise, wait. If whoever last moved the index (poster_cpu) may be
 // running on another CPU, spin reading the index (no shared writes, no
-// system call) for the thread's adaptive budget, then yield the CPU a few
-// times; if it last ran on this very CPU, it cannot move the index while we
-// spin, so skip both (spin.h says why). Then set the bit, re-check the
-// count, and FUTEX_WAIT on the word with the value that has the bit set; on
+// system call) for the thread's adaptive budget; if it last ran on this very
+// CPU, it cannot move the index while we spin, so yield the CPU to it a few
+// times instead (spin.h says why). Then set the bit, re-check the count,
+// and FUTEX_WAIT on the word with the value that has the bit set; on
 // waking, re-check and repeat.
 // Post (whoever advanced the index): record its CPU in poster_cpu (a hint,
 // written only when it changed); one load of the word; only if the bit is
@@ -77,6 +77,8 @@ class SlotSemaphore {
                  ? Result::kAvailable
                  : Result::kExpired;
     }
+    // Before sleeping: spin if the poster may be running elsewhere, yield if
+    // it last ran here (spin.h).
     if (MayRunBeside(line_->poster_cpu.load(std::memory_order_relaxed),
                      CurrentCpuTag())) {
       SpinBudget& budget = t_wait_spin;
@@ -89,13 +91,14 @@ class SlotSemaphore {
         CpuRelax();
       }
       budget.Wasted();
-    }
-    for (int i = 0; i < kWaitYields; ++i) {
-      if (available(line_->index.load(std::memory_order_acquire))) {
-        return Result::kAvailable;
+    } else {
+      for (int i = 0; i < kWaitYields; ++i) {
+        if (available(line_->index.load(std::memory_order_acquire))) {
+          return Result::kAvailable;
+        }
+        if (deadline.Expired()) return Result::kExpired;
+        sched_yield();
       }
-      if (deadline.Expired()) return Result::kExpired;
-      sched_yield();
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     for (;;) {

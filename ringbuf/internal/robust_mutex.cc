@@ -74,12 +74,16 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
         queue, absl::StrCat("queue lock is corrupt: its kind word is ", kind,
                             ", expected ", ExpectedKind())));
   }
-  // A free lock is taken at once. Otherwise spin, but only while it can
-  // pay: the holder only copies one message, and sleeping costs a futex
-  // round trip through the kernel (and the hypervisor) on both sides, but a
-  // holder on this very CPU cannot release the lock while we spin (spin.h).
-  // The spin only reads the lock word (glibc's __lock: 0 when free), so
-  // waiters do not steal the cache line from the holder.
+  // A free lock is taken at once. Otherwise, before sleeping (spin.h):
+  //   * if the holder may be running on another CPU, spin for the thread's
+  //     budget: the holder only copies one message, and sleeping costs a
+  //     futex round trip through the kernel (and the hypervisor) on both
+  //     sides. The spin only reads the lock word (glibc's __lock: 0 when
+  //     free), so waiters do not steal the cache line from the holder;
+  //   * if it took the lock on this very CPU, it cannot release it while we
+  //     spin: yield to it a few times instead. A preempted holder needs only
+  //     a moment to finish its copy, and a yield hands it the CPU without
+  //     the futex sleep that would make its unlock a system call too.
   int rc = EBUSY;
   if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
     rc = pthread_mutex_trylock(&mutex_);
@@ -102,14 +106,11 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     } else {
       budget.Paid();
     }
-  }
-  // Then give the CPU up a few times: a holder preempted on this CPU (or
-  // waiting for one) usually needs only a moment to finish its copy, and a
-  // yield hands it the CPU without the futex sleep that would make its
-  // unlock a system call too.
-  for (int i = 0; i < kWaitYields && rc == EBUSY; ++i) {
-    sched_yield();
-    try_if_free();
+  } else {
+    for (int i = 0; i < kWaitYields && rc == EBUSY; ++i) {
+      sched_yield();
+      try_if_free();
+    }
   }
   // Then sleep, in slices, so that a cancelled caller (Queue::Shutdown) is
   // not held here by a lock someone keeps long.
