@@ -93,8 +93,10 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
       rc = pthread_mutex_trylock(&mutex_);
     }
   };
-  if (rc == EBUSY && MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
-                                  CurrentCpuTag())) {
+  if (rc != EBUSY) {
+    // Taken (or an error for the switch below) without waiting.
+  } else if (MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
+                          CurrentCpuTag())) {
     SpinBudget& budget = t_lock_spin;
     const int spins = budget.spins();
     for (int i = 0; i < spins && rc == EBUSY; ++i) {

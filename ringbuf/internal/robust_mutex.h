@@ -34,8 +34,9 @@ class RobustMutex {
   absl::Status Init(absl::string_view queue);
 
   // Acquires the mutex, first spinning briefly (a holder only copies one
-  // message) if the holder may be running on another CPU and the spin
-  // budget allows (spin.h), then sleeping until `deadline`, in slices of
+  // message) if the holder may be running on another CPU, for the thread's
+  // spin budget, or yielding to it a few times if it took the lock on this
+  // CPU (spin.h), then sleeping until `deadline`, in slices of
   // kLockSlice after each of which `cancelled` is checked (Cancelled if
   // set). `holder_cpu` is the word beside the mutex where each holder
   // records its CPU (a hint, spin.h): read while the lock is busy, written

@@ -10,10 +10,11 @@
 //     another CPU. The side that publishes an index (IndexLine::poster_cpu)
 //     and the holder of a side lock (SideLock::holder_cpu) record the CPU
 //     they ran on; a waiter that finds it equal to its own CPU knows the
-//     peer cannot run while it spins, and sleeps at once. The record is a
-//     hint: stale, missing (0) or scribbled on, it only makes a waiter spin
-//     or sleep when the other would have been better; the protocol's proofs
-//     (counting_semaphore.h, robust_mutex.h) never read it.
+//     peer cannot run while it spins, and does not spin (it yields, below).
+//     The record is a hint: stale, missing (0) or scribbled on, it only
+//     makes a waiter spin or yield when the other would have been better;
+//     the protocol's proofs (counting_semaphore.h, robust_mutex.h) never
+//     read it.
 //   * Spin for a budget that adapts to recent success (SpinBudget): doubled
 //     when a spin ended with the peer's progress, halved when it ran out
 //     and the waiter went on to sleep, so an idle waiter soon spins a
