@@ -191,7 +191,7 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
   absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
       name_, mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline,
-      *shut_down_);
+      *shut_down_, side.holder_cpu);
   if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
   if (!acquired.ok()) {
     if (mode == Mode::kTry && absl::IsDeadlineExceeded(acquired.status())) {

@@ -46,9 +46,10 @@
 //     not have committed; a receive killed before it returned loses at most
 //     the one message (a ReceiveBatch: the batch) it was taking. The next process to touch the killed
 //     process's lock repairs it (Stats counts the repairs).
-//   * Waiting costs no CPU: a blocked call spins for a few microseconds, then
-//     sleeps in the kernel (waking once a second to re-check, see
-//     internal/counting_semaphore.h).
+//   * Waiting costs no CPU: a blocked call spins for at most a few
+//     microseconds (not at all when the process it waits for last ran on
+//     its CPU), yields a few times, then sleeps in the kernel (waking once a
+//     second to re-check, see internal/spin.h and counting_semaphore.h).
 //
 // Timeouts are measured on CLOCK_MONOTONIC, computed once per call, and bound
 // the whole call including the wait for the queue's lock: a wall-clock jump

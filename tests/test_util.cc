@@ -24,6 +24,16 @@
 namespace ringbuf {
 namespace testing {
 
+RawView::RawView(const std::string& name) {
+  int fd = shm_open(name.c_str(), O_RDWR, 0);
+  EXPECT_GE(fd, 0);
+  size_ = lseek(fd, 0, SEEK_END);
+  data_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+}
+
+RawView::~RawView() { munmap(data_, size_); }
+
 ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   const ::testing::TestInfo* info =
       ::testing::UnitTest::GetInstance()->current_test_info();

@@ -14,10 +14,33 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/options.h"
 
 namespace ringbuf {
 namespace testing {
+
+// Maps an existing queue's whole object read-write, so a test can read or
+// scribble on its header and slots as a peer could.
+class RawView {
+ public:
+  explicit RawView(const std::string& name);
+  ~RawView();
+  RawView(const RawView&) = delete;
+  RawView& operator=(const RawView&) = delete;
+
+  internal::Header* header() { return static_cast<internal::Header*>(data_); }
+  char* bytes() { return static_cast<char*>(data_); }
+  // The level indexes of a queue of several priorities.
+  internal::Levels levels() {
+    return internal::Levels::At(data_, header()->priorities);
+  }
+
+ private:
+  void* data_;
+  size_t size_;
+};
 
 // A queue name unique to this process and test ("/rbt-<pid>-<random>-
 // <Suite>.<Test>[-suffix]"), unlinked when constructed and again when destroyed, so tests
