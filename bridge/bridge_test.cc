@@ -103,6 +103,10 @@ absl::StatusOr<uint64_t> StreamMessages(const std::string& urls,
   return msgs;
 }
 
+std::string Tail(const std::string& log) {
+  return log.size() <= 4000 ? log : log.substr(log.size() - 4000);
+}
+
 // Queue A, the bridges, queue B and the checking consumer.
 class Rig {
  public:
@@ -114,23 +118,26 @@ class Rig {
   Queue& a() { return qa_; }
 
   void StartOut() {
+    ++out_runs_;
     out_ = Child({Bridge(), "out", "--queue=" + a_.get(), "--nats=" + urls_,
                   "--subject=" + subject_, "--stream=" + stream_,
                   "--create_stream", absl::StrCat("--replicas=", replicas_),
                   "--max_inflight=512", "--ack_timeout=2s"},
-                 absl::StrCat(logs_.path(), "/out.log"));
+                 absl::StrCat(logs_.path(), "/out-", out_runs_, ".log"));
   }
   void StartIn() {
+    ++in_runs_;
     in_ = Child({Bridge(), "in", "--queue=" + b_.get(), "--nats=" + urls_,
                  "--subject=" + subject_, "--stream=" + stream_,
                  "--durable=rig", "--batch=256", "--with_sequence"},
-                absl::StrCat(logs_.path(), "/in.log"));
+                absl::StrCat(logs_.path(), "/in-", in_runs_, ".log"));
   }
   Child& out() { return out_; }
   Child& in() { return in_; }
   std::string Logs() const {
-    return absl::StrCat("--- out bridge log:\n", out_.Log().substr(0, 6000),
-                        "\n--- in bridge log:\n", in_.Log().substr(0, 6000));
+    return absl::StrCat("--- out bridge log (run ", out_runs_, "):\n",
+                        Tail(out_.Log()), "\n--- in bridge log (run ", in_runs_,
+                        "):\n", Tail(in_.Log()));
   }
 
   // Forks `producers` processes, each sending `per_producer` messages
@@ -223,6 +230,8 @@ class Rig {
   TempDir logs_;
   Child out_;
   Child in_;
+  int out_runs_ = 0;
+  int in_runs_ = 0;
   std::vector<pid_t> producer_pids_;
   uint64_t expected_ = 0;
   std::vector<int> next_;
@@ -261,6 +270,7 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
 
   const absl::Time deadline = absl::Now() + kBound;
   int kills = 0;
+  uint64_t received_at_last_kill = 0;
   bool server_killed = false, server_restarted = false;
   size_t killed_server = 0;
   while (rig.received() < rig.expected()) {
@@ -283,7 +293,11 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
       server_restarted = true;
       continue;
     }
-    if (kills < faults.bridge_kills && rig.received() >= kill_points[kills]) {
+    // Each kill waits for progress since the last (the restarted bridges
+    // have been forwarding), then strikes after a random delay.
+    if (kills < faults.bridge_kills && rig.received() >= kill_points[kills] &&
+        rig.received() >= received_at_last_kill + 256) {
+      received_at_last_kill = rig.received();
       absl::SleepFor(absl::Milliseconds(rng() % 30));
       ++kills;
       if (rng() % 2 == 0) {
@@ -299,7 +313,10 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
   if (faults.restart_a_server) {
     EXPECT_TRUE(server_restarted);
   }
-  // A clean stop: exit 0, after the stats line.
+  // A clean stop: exit 0, after the stats line (once they are up: a signal
+  // before main() blocks it would just kill the process).
+  ASSERT_TRUE(rig.out().AwaitLog("ringbuf-bridge out: forwarding", kBound)) << rig.Logs();
+  ASSERT_TRUE(rig.in().AwaitLog("ringbuf-bridge in: forwarding", kBound)) << rig.Logs();
   EXPECT_EQ(rig.out().Terminate(absl::Seconds(20)), 0) << rig.Logs();
   EXPECT_EQ(rig.in().Terminate(absl::Seconds(20)), 0) << rig.Logs();
   // Into the stream exactly once: its count is the number of messages.
@@ -309,6 +326,7 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
   EXPECT_TRUE(rig.Consume(absl::ZeroDuration()));
   EXPECT_EQ(rig.received(), rig.expected());
   EXPECT_EQ(rig.a().GetStats().depth, 0u);
+  if (std::getenv("BRIDGE_TEST_LOGS") != nullptr) std::fprintf(stderr, "%s\n", rig.Logs().c_str());
   std::fprintf(stderr, "%llu messages exactly once; %llu redeliveries dropped; "
                "%d bridge kills\n",
                static_cast<unsigned long long>(rig.received()),
@@ -350,6 +368,132 @@ TEST(BridgeTest, ThreeNodesR3BridgesAndAServerKilled) {
   auto servers = ThreeNodes();
   for (auto& s : servers) ASSERT_TRUE(s->Start().ok());
   RunEndToEnd(servers, 4, Scaled(40000) / 4, Faults{Scaled(24), true});
+}
+
+// --- Bad input ---------------------------------------------------------------
+
+// A server that is down when the bridge starts: it says so, retries with
+// backoff, and forwards once the server is there.
+TEST(BridgeBadInputTest, ServerDownAtStartIsRetried) {
+  NatsServer server(NatsServer::Config{});  // port chosen, not started yet
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 16, 64);
+  ASSERT_TRUE(q.Send("waited for").ok());
+  TempDir logs;
+  Child out({Bridge(), "out", "--queue=" + a.get(), "--nats=" + server.url(),
+             "--subject=late", "--stream=LATE", "--create_stream"},
+            logs.path() + "/out.log");
+  ASSERT_TRUE(out.AwaitLog("cannot connect to NATS at " + server.url(), kBound))
+      << out.Log();
+  ASSERT_TRUE(out.AwaitLog("retrying in", kBound)) << out.Log();
+  EXPECT_EQ(q.GetStats().depth, 1u);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound)) << out.Log();
+  absl::StatusOr<uint64_t> n = StreamMessages(server.url(), "LATE");
+  const absl::Time deadline = absl::Now() + kBound;
+  while (n.ok() && *n < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    n = StreamMessages(server.url(), "LATE");
+  }
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
+  EXPECT_EQ(q.GetStats().depth, 0u);
+}
+
+// ... and one that never comes: --connect_timeout gives up with exit 1.
+TEST(BridgeBadInputTest, ServerThatNeverComesGivesUpAfterConnectTimeout) {
+  const int port = FreePort();
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 16, 64);
+  TempDir logs;
+  Child out({Bridge(), "out", "--queue=" + a.get(),
+             absl::StrCat("--nats=nats://127.0.0.1:", port), "--subject=x",
+             "--stream=X", "--connect_timeout=1s"},
+            logs.path() + "/out.log");
+  EXPECT_EQ(out.Wait(kBound), 1);
+  EXPECT_NE(out.Log().find("gave up after"), std::string::npos) << out.Log();
+}
+
+// A stream that does not exist: `in` (and `out` without --create_stream)
+// stop at once with exit 1 and a message naming it.
+TEST(BridgeBadInputTest, MissingStreamIsAClearError) {
+  NatsServer server(NatsServer::Config{});
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 16, 64);
+  TempDir logs;
+  Child in({Bridge(), "in", "--queue=" + a.get(), "--nats=" + server.url(),
+            "--subject=nowhere", "--stream=NOPE", "--durable=d"},
+           logs.path() + "/in.log");
+  EXPECT_EQ(in.Wait(kBound), 1);
+  EXPECT_NE(in.Log().find("stream 'NOPE' does not exist"), std::string::npos)
+      << in.Log();
+  Child out({Bridge(), "out", "--queue=" + a.get(), "--nats=" + server.url(),
+             "--subject=nowhere", "--stream=NOPE"},
+            logs.path() + "/out.log");
+  EXPECT_EQ(out.Wait(kBound), 1);
+  EXPECT_NE(out.Log().find("stream 'NOPE' does not exist"), std::string::npos)
+      << out.Log();
+}
+
+// A message larger than the server's max_payload is never dropped: the
+// bridge forwards everything before it, then stops with exit 1 and a
+// message naming it; it stays at the head of the queue.
+TEST(BridgeBadInputTest, MessageLargerThanMaxPayloadStopsTheBridge) {
+  NatsServer::Config c;
+  c.extra_config = "max_payload: 1024";
+  NatsServer server(c);
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 16, 4096);
+  ASSERT_TRUE(q.Send("small 1").ok());
+  ASSERT_TRUE(q.Send("small 2").ok());
+  ASSERT_TRUE(q.Send(std::string(2000, 'L')).ok());
+  ASSERT_TRUE(q.Send("after").ok());
+  TempDir logs;
+  Child out({Bridge(), "out", "--queue=" + a.get(), "--nats=" + server.url(),
+             "--subject=big", "--stream=BIG", "--create_stream"},
+            logs.path() + "/out.log");
+  EXPECT_EQ(out.Wait(kBound), 1);
+  EXPECT_NE(out.Log().find("message 2 is 2000 bytes, larger than the NATS "
+                           "server's max_payload of 1024"),
+            std::string::npos)
+      << out.Log();
+  absl::StatusOr<uint64_t> n = StreamMessages(server.url(), "BIG");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2u);
+  std::string head;
+  ASSERT_TRUE(q.TryReceive(&head).ok());
+  EXPECT_EQ(head.size(), 2000u);
+  EXPECT_EQ(q.GetStats().depth, 1u);
+}
+
+// `in`: a stream message larger than the queue's slot_size is not acked and
+// stops the bridge (exit 1); it stays in the stream for a bigger queue.
+TEST(BridgeBadInputTest, StreamMessageLargerThanTheSlotStopsIn) {
+  NatsServer server(NatsServer::Config{});
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a"), b("b");
+  Queue qa = MakeQueue(a, 16, 256);
+  Queue qb = MakeQueue(b, 16, 64);
+  ASSERT_TRUE(qa.Send("fits").ok());
+  ASSERT_TRUE(qa.Send(std::string(100, 'x')).ok());
+  TempDir logs;
+  Child out({Bridge(), "out", "--queue=" + a.get(), "--nats=" + server.url(),
+             "--subject=s", "--stream=S", "--create_stream"},
+            logs.path() + "/out.log");
+  ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound)) << out.Log();
+  Child in({Bridge(), "in", "--queue=" + b.get(), "--nats=" + server.url(),
+            "--subject=s", "--stream=S", "--durable=d"},
+           logs.path() + "/in.log");
+  EXPECT_EQ(in.Wait(kBound), 1) << in.Log();
+  EXPECT_NE(in.Log().find("larger than its slot_size 64"), std::string::npos)
+      << in.Log();
+  std::string m;
+  ASSERT_TRUE(qb.TryReceive(&m).ok());
+  EXPECT_EQ(m, "fits");
+  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
 }
 
 }  // namespace

@@ -16,87 +16,144 @@ namespace {
 constexpr int64_t kFetchWaitMs = 500;
 constexpr absl::Duration kSendSlice = absl::Seconds(1);
 
-// Deletes the consumer and creates it again starting just after its ack
-// floor, so that every unacknowledged message is delivered again, in order,
-// before anything newer. Returns the number of messages that will be
-// delivered again.
-absl::StatusOr<int64_t> Rewind(jsCtx* js, const InConfig& config,
-                               const jsConsumerInfo& info) {
-  const uint64_t floor = info.AckFloor.Stream;
-  const int64_t again = info.NumAckPending;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_DeleteConsumer(js, config.stream.c_str(),
-                                   config.durable.c_str(), nullptr, &jerr);
-  if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
-    return NatsError(absl::StrCat("deleting consumer '", config.durable,
-                                  "' to rewind it"), s, jerr);
-  }
-  // A crash right here leaves no consumer; the next run creates it from the
-  // start of the stream: duplicates only, still in order (docs/design.md).
+// The consumer's settings, as the bridge creates it.
+struct ConsumerSettings {
+  int64_t ack_wait_ns;
+  int64_t max_ack_pending;
+};
+
+// Creates durable `name` on the subject, acking "all", delivering from
+// stream sequence `start` (0: from the beginning of the stream).
+absl::Status AddConsumer(jsCtx* js, const InConfig& config,
+                         const std::string& name, uint64_t start,
+                         const ConsumerSettings& settings,
+                         uint64_t* next_delivery) {
   jsConsumerConfig cc;
   jsConsumerConfig_Init(&cc);
-  cc.Durable = config.durable.c_str();
+  cc.Durable = name.c_str();
   cc.FilterSubject = config.subject.c_str();
   cc.AckPolicy = js_AckAll;
-  cc.AckWait = info.Config->AckWait;
-  cc.MaxAckPending = info.Config->MaxAckPending;
-  cc.DeliverPolicy = js_DeliverByStartSequence;
-  cc.OptStartSeq = floor + 1;
-  jsConsumerInfo* created = nullptr;
-  s = js_AddConsumer(&created, js, config.stream.c_str(), &cc, nullptr, &jerr);
+  cc.AckWait = settings.ack_wait_ns;
+  cc.MaxAckPending = settings.max_ack_pending;
+  cc.DeliverPolicy = start == 0 ? js_DeliverAll : js_DeliverByStartSequence;
+  cc.OptStartSeq = start;
+  jsConsumerInfo* info = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_AddConsumer(&info, js, config.stream.c_str(), &cc, nullptr, &jerr);
   if (s != NATS_OK) {
-    return NatsError(absl::StrCat("re-creating consumer '", config.durable,
-                                  "' at stream sequence ", floor + 1), s, jerr);
+    return NatsError(absl::StrCat("creating consumer '", name, "' on stream '",
+                                  config.stream, "' at stream sequence ",
+                                  std::max<uint64_t>(start, 1)),
+                     s, jerr);
   }
-  jsConsumerInfo_Destroy(created);
-  return again;
+  if (next_delivery != nullptr) *next_delivery = info->Delivered.Consumer + 1;
+  jsConsumerInfo_Destroy(info);
+  return absl::OkStatus();
 }
 
-// Makes sure the durable consumer exists, rewinding it if it holds
-// unacknowledged messages; sets *next_delivery to the consumer sequence the
-// next delivery will carry.
-absl::Status PrepareConsumer(jsCtx* js, const InConfig& config, Stats& stats,
-                             bool force_rewind, uint64_t* next_delivery) {
+// Deletes consumer `name`; OK if it does not exist.
+absl::Status DeleteConsumer(jsCtx* js, const InConfig& config,
+                            const std::string& name) {
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_DeleteConsumer(js, config.stream.c_str(), name.c_str(), nullptr, &jerr);
+  if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
+    return absl::OkStatus();
+  }
+  return NatsError(absl::StrCat("deleting consumer '", name, "'"), s, jerr);
+}
+
+// Consumer `name`'s info, or null if it does not exist.
+absl::StatusOr<jsConsumerInfo*> GetConsumer(jsCtx* js, const InConfig& config,
+                                            const std::string& name) {
   jsConsumerInfo* info = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetConsumerInfo(&info, js, config.stream.c_str(),
-                                    config.durable.c_str(), nullptr, &jerr);
-  if (s == NATS_OK) {
-    if (force_rewind || info->NumAckPending > 0 ||
-        info->Delivered.Stream != info->AckFloor.Stream) {
-      absl::StatusOr<int64_t> again = Rewind(js, config, *info);
-      jsConsumerInfo_Destroy(info);
-      if (!again.ok()) return again.status();
-      stats.rewinds.fetch_add(1, std::memory_order_relaxed);
-      stats.redelivered.fetch_add(static_cast<uint64_t>(*again),
-                                  std::memory_order_relaxed);
-      *next_delivery = 1;
-      return absl::OkStatus();
-    }
+                                    name.c_str(), nullptr, &jerr);
+  if (s == NATS_OK) return info;
+  if (s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) return nullptr;
+  return NatsError(absl::StrCat("looking up consumer '", name, "' of stream '",
+                                config.stream, "'"), s, jerr);
+}
+
+// A rewind re-creates the durable consumer just after its ack floor, so that
+// every delivered but unacknowledged message is delivered again, in order,
+// before anything newer. JetStream cannot move a consumer's start, so it is
+// deleted and created again; to survive a crash between the two, the start
+// is first written down as a marker consumer "<durable>-rewind" (never
+// fetched from), and removed last. A run that finds the marker finishes the
+// rewind it records; every step can be repeated.
+std::string MarkerName(const InConfig& config) {
+  return config.durable + "-rewind";
+}
+
+absl::Status FinishRewind(jsCtx* js, const InConfig& config, uint64_t start,
+                          const ConsumerSettings& settings,
+                          uint64_t* next_delivery) {
+  if (absl::Status s = DeleteConsumer(js, config, config.durable); !s.ok()) return s;
+  if (absl::Status s =
+          AddConsumer(js, config, config.durable, start, settings, next_delivery);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = DeleteConsumer(js, config, MarkerName(config)); !s.ok()) {
+    return s;
+  }
+  std::fprintf(stderr,
+               "ringbuf-bridge in: rewound consumer '%s' to stream sequence %llu\n",
+               config.durable.c_str(), static_cast<unsigned long long>(start));
+  return absl::OkStatus();
+}
+
+// Makes sure the durable consumer exists, rewinding it if it holds
+// unacknowledged messages (or `force_rewind`, after a gap) and finishing an
+// interrupted rewind; sets *next_delivery to the consumer sequence the next
+// delivery will carry.
+absl::Status PrepareConsumer(jsCtx* js, const InConfig& config, Stats& stats,
+                             bool force_rewind, uint64_t* next_delivery) {
+  absl::StatusOr<jsConsumerInfo*> marker = GetConsumer(js, config, MarkerName(config));
+  if (!marker.ok()) return marker.status();
+  if (*marker != nullptr) {
+    const uint64_t start = (*marker)->Config->OptStartSeq;
+    const ConsumerSettings settings{(*marker)->Config->AckWait,
+                                    (*marker)->Config->MaxAckPending};
+    jsConsumerInfo_Destroy(*marker);
+    stats.rewinds.fetch_add(1, std::memory_order_relaxed);
+    return FinishRewind(js, config, start, settings, next_delivery);
+  }
+  absl::StatusOr<jsConsumerInfo*> found = GetConsumer(js, config, config.durable);
+  if (!found.ok()) return found.status();
+  jsConsumerInfo* info = *found;
+  if (info == nullptr) {
+    const ConsumerSettings settings{
+        absl::ToInt64Nanoseconds(config.ack_wait),
+        std::max<int64_t>(1000, 2 * int64_t{config.batch})};
+    return AddConsumer(js, config, config.durable, 0, settings, next_delivery);
+  }
+  if (!force_rewind && info->NumAckPending == 0) {
     *next_delivery = info->Delivered.Consumer + 1;
     jsConsumerInfo_Destroy(info);
     return absl::OkStatus();
   }
-  if (s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
-    return NatsError(absl::StrCat("looking up consumer '", config.durable,
-                                  "' of stream '", config.stream, "'"), s, jerr);
+  // A consumer that was itself created at a start sequence and has acked
+  // nothing since reports an ack floor of 0: its floor is just before start.
+  uint64_t floor = info->AckFloor.Stream;
+  if (info->Config->DeliverPolicy == js_DeliverByStartSequence &&
+      info->Config->OptStartSeq > 0) {
+    floor = std::max(floor, info->Config->OptStartSeq - 1);
   }
-  jsConsumerConfig cc;
-  jsConsumerConfig_Init(&cc);
-  cc.Durable = config.durable.c_str();
-  cc.FilterSubject = config.subject.c_str();
-  cc.AckPolicy = js_AckAll;
-  cc.AckWait = absl::ToInt64Nanoseconds(config.ack_wait);
-  cc.MaxAckPending = std::max<int64_t>(1000, 2 * int64_t{config.batch});
-  cc.DeliverPolicy = js_DeliverAll;
-  s = js_AddConsumer(&info, js, config.stream.c_str(), &cc, nullptr, &jerr);
-  if (s != NATS_OK) {
-    return NatsError(absl::StrCat("creating consumer '", config.durable,
-                                  "' on stream '", config.stream, "'"), s, jerr);
-  }
-  *next_delivery = info->Delivered.Consumer + 1;
+  const ConsumerSettings settings{info->Config->AckWait,
+                                  info->Config->MaxAckPending};
+  const int64_t again = info->NumAckPending;
   jsConsumerInfo_Destroy(info);
-  return absl::OkStatus();
+  if (absl::Status s = AddConsumer(js, config, MarkerName(config), floor + 1,
+                                   settings, nullptr);
+      !s.ok()) {
+    return s;
+  }
+  stats.rewinds.fetch_add(1, std::memory_order_relaxed);
+  stats.redelivered.fetch_add(static_cast<uint64_t>(again), std::memory_order_relaxed);
+  return FinishRewind(js, config, floor + 1, settings, next_delivery);
 }
 
 // Frees a fetched list on every path.
@@ -127,6 +184,11 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
     return absl::IsCancelled(s) ? absl::OkStatus() : s;
   }
 
+  std::fprintf(stderr,
+               "ringbuf-bridge in: forwarding subject '%s' of stream '%s' "
+               "(durable consumer '%s') to queue '%s'\n",
+               config.subject.c_str(), config.stream.c_str(),
+               config.durable.c_str(), queue.name().c_str());
   Backoff backoff;
   bool force_rewind = false;
   std::vector<std::string> payloads;
@@ -173,10 +235,10 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
         outcome = Outcome::kRewind;
         break;
       }
-      const int n = fetched.list.Count;
+      int n = fetched.list.Count;
       payloads.resize(n);
       views.resize(n);
-      for (int i = 0; i < n && outcome == Outcome::kContinue; ++i) {
+      for (int i = 0; i < n; ++i) {
         natsMsg* m = fetched.list.Msgs[i];
         jsMsgMetaData* meta = nullptr;
         if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
@@ -207,18 +269,20 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
         if (config.with_sequence) AppendSequencePrefix(sequence, &p);
         p.append(natsMsg_GetData(m), natsMsg_GetDataLength(m));
         if (p.size() > queue.slot_size()) {
+          // Forward what came before it, then stop.
           fatal = absl::FailedPreconditionError(absl::StrCat(
               "queue '", queue.name(), "': stream '", config.stream,
               "' message ", sequence, " is ", p.size(),
               " bytes in the queue, larger than its slot_size ",
               queue.slot_size(), "; it is not acknowledged and stays in the "
               "stream"));
-          outcome = Outcome::kStop;
+          n = i;
           break;
         }
         views[i] = p;
       }
       if (outcome != Outcome::kContinue) break;
+      if (!fatal.ok()) outcome = Outcome::kStop;
 
       // Into the queue, in slices so the batch's ack deadline can be pushed
       // back while the queue is full.

@@ -123,6 +123,12 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
   }
 
   const std::string prefix = IdPrefix(queue);
+  std::fprintf(stderr,
+               "ringbuf-bridge out: forwarding queue '%s' (incarnation %016llx) "
+               "to subject '%s' of stream '%s'\n",
+               queue.name().c_str(),
+               static_cast<unsigned long long>(queue.incarnation()),
+               config.subject.c_str(), config.stream.c_str());
   // Whether the message before the next batch's first was stored by this
   // run: only then is its id the one to expect as the stream's last.
   bool predecessor_stored = false;

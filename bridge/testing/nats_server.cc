@@ -47,7 +47,7 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   if (!path_.empty()) {
     std::string cmd = absl::StrCat("rm -rf '", path_, "'");
-    (void)!std::system(cmd.c_str());
+    if (!std::getenv("BRIDGE_TEST_KEEP_TMP")) (void)!std::system(cmd.c_str());
   }
 }
 

@@ -20,7 +20,8 @@ namespace bridge_testing {
 // back, closed).
 int FreePort();
 
-// A fresh directory under $TEST_TMPDIR (or /tmp), removed by the destructor.
+// A fresh directory under $TEST_TMPDIR (or /tmp), removed by the destructor
+// unless $BRIDGE_TEST_KEEP_TMP is set (to read the bridges' logs after a run).
 class TempDir {
  public:
   TempDir();
