@@ -129,7 +129,8 @@ class Rig {
     ++in_runs_;
     in_ = Child({Bridge(), "in", "--queue=" + b_.get(), "--nats=" + urls_,
                  "--subject=" + subject_, "--stream=" + stream_,
-                 "--durable=rig", "--batch=256", "--with_sequence"},
+                 "--durable=rig", "--batch=256", "--with_sequence",
+                 "--position_file=" + logs_.path() + "/in.position"},
                 absl::StrCat(logs_.path(), "/in-", in_runs_, ".log"));
   }
   Child& out() { return out_; }
@@ -424,7 +425,8 @@ TEST(BridgeBadInputTest, MissingStreamIsAClearError) {
   Queue q = MakeQueue(a, 16, 64);
   TempDir logs;
   Child in({Bridge(), "in", "--queue=" + a.get(), "--nats=" + server.url(),
-            "--subject=nowhere", "--stream=NOPE", "--durable=d"},
+            "--subject=nowhere", "--stream=NOPE", "--durable=d",
+            "--position_file=" + logs.path() + "/in.position"},
            logs.path() + "/in.log");
   EXPECT_EQ(in.Wait(kBound), 1);
   EXPECT_NE(in.Log().find("stream 'NOPE' does not exist"), std::string::npos)
@@ -485,7 +487,8 @@ TEST(BridgeBadInputTest, StreamMessageLargerThanTheSlotStopsIn) {
             logs.path() + "/out.log");
   ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound)) << out.Log();
   Child in({Bridge(), "in", "--queue=" + b.get(), "--nats=" + server.url(),
-            "--subject=s", "--stream=S", "--durable=d"},
+            "--subject=s", "--stream=S", "--durable=d",
+            "--position_file=" + logs.path() + "/in.position"},
            logs.path() + "/in.log");
   EXPECT_EQ(in.Wait(kBound), 1) << in.Log();
   EXPECT_NE(in.Log().find("larger than its slot_size 64"), std::string::npos)

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/nats_link.h"
+#include "bridge/position_file.h"
 #include "bridge/sequence_prefix.h"
 
 namespace ringbuf {
@@ -105,16 +107,38 @@ absl::Status FinishRewind(jsCtx* js, const InConfig& config, uint64_t start,
   return absl::OkStatus();
 }
 
-// Makes sure the durable consumer exists, rewinding it if it holds
-// unacknowledged messages (or `force_rewind`, after a gap) and finishing an
-// interrupted rewind; sets *next_delivery to the consumer sequence the next
-// delivery will carry.
+// Re-creates the consumer to deliver from stream sequence `start` on,
+// through the marker (see MarkerName).
+absl::Status RewindTo(jsCtx* js, const InConfig& config, uint64_t start,
+                      const ConsumerSettings& settings, Stats& stats,
+                      uint64_t* next_delivery) {
+  if (absl::Status s =
+          AddConsumer(js, config, MarkerName(config), start, settings, nullptr);
+      !s.ok()) {
+    return s;
+  }
+  stats.rewinds.fetch_add(1, std::memory_order_relaxed);
+  return FinishRewind(js, config, start, settings, next_delivery);
+}
+
+// Makes sure the durable consumer exists and delivers what the queue lacks
+// next; sets *next_delivery to the consumer sequence the next delivery will
+// carry. `put` is the highest stream sequence known to be in the queue (the
+// position file), if known: then the consumer is re-created just after it
+// whenever `reposition`. Without it, the consumer is rewound to its ack
+// floor if it holds unacknowledged messages. An interrupted rewind is
+// finished first.
 absl::Status PrepareConsumer(jsCtx* js, const InConfig& config, Stats& stats,
-                             bool force_rewind, uint64_t* next_delivery) {
+                             std::optional<uint64_t> put, bool reposition,
+                             uint64_t* next_delivery) {
+  const ConsumerSettings defaults{
+      absl::ToInt64Nanoseconds(config.ack_wait),
+      std::max<int64_t>(1000, 2 * int64_t{config.batch})};
   absl::StatusOr<jsConsumerInfo*> marker = GetConsumer(js, config, MarkerName(config));
   if (!marker.ok()) return marker.status();
   if (*marker != nullptr) {
-    const uint64_t start = (*marker)->Config->OptStartSeq;
+    const uint64_t start =
+        put.has_value() ? *put + 1 : (*marker)->Config->OptStartSeq;
     const ConsumerSettings settings{(*marker)->Config->AckWait,
                                     (*marker)->Config->MaxAckPending};
     jsConsumerInfo_Destroy(*marker);
@@ -124,36 +148,47 @@ absl::Status PrepareConsumer(jsCtx* js, const InConfig& config, Stats& stats,
   absl::StatusOr<jsConsumerInfo*> found = GetConsumer(js, config, config.durable);
   if (!found.ok()) return found.status();
   jsConsumerInfo* info = *found;
-  if (info == nullptr) {
-    const ConsumerSettings settings{
-        absl::ToInt64Nanoseconds(config.ack_wait),
-        std::max<int64_t>(1000, 2 * int64_t{config.batch})};
-    return AddConsumer(js, config, config.durable, 0, settings, next_delivery);
+  if (info == nullptr && !put.has_value()) {
+    std::fprintf(stderr,
+                 "ringbuf-bridge in: creating consumer '%s' at the start of "
+                 "stream '%s'\n",
+                 config.durable.c_str(), config.stream.c_str());
+    return AddConsumer(js, config, config.durable, 0, defaults, next_delivery);
   }
-  if (!force_rewind && info->NumAckPending == 0) {
-    *next_delivery = info->Delivered.Consumer + 1;
+  ConsumerSettings settings = defaults;
+  uint64_t start = put.has_value() ? *put + 1 : 0;
+  bool rewind = put.has_value() && reposition;
+  if (info != nullptr) {
+    std::fprintf(stderr,
+                 "ringbuf-bridge in: consumer '%s': delivered up to stream "
+                 "sequence %llu, acknowledged up to %llu, %lld unacknowledged; "
+                 "the queue has up to %s\n",
+                 config.durable.c_str(),
+                 static_cast<unsigned long long>(info->Delivered.Stream),
+                 static_cast<unsigned long long>(info->AckFloor.Stream),
+                 static_cast<long long>(info->NumAckPending),
+                 put.has_value() ? absl::StrCat(*put).c_str() : "(unknown)");
+    settings = ConsumerSettings{info->Config->AckWait, info->Config->MaxAckPending};
+    if (!put.has_value()) {
+      // A consumer that was itself created at a start sequence and has acked
+      // nothing since reports an ack floor of 0: its floor is just before it.
+      uint64_t floor = info->AckFloor.Stream;
+      if (info->Config->DeliverPolicy == js_DeliverByStartSequence &&
+          info->Config->OptStartSeq > 0) {
+        floor = std::max(floor, info->Config->OptStartSeq - 1);
+      }
+      start = floor + 1;
+      rewind = reposition || info->NumAckPending > 0;
+      if (rewind) {
+        stats.redelivered.fetch_add(static_cast<uint64_t>(info->NumAckPending),
+                                    std::memory_order_relaxed);
+      }
+    }
+    if (!rewind) *next_delivery = info->Delivered.Consumer + 1;
     jsConsumerInfo_Destroy(info);
-    return absl::OkStatus();
+    if (!rewind) return absl::OkStatus();
   }
-  // A consumer that was itself created at a start sequence and has acked
-  // nothing since reports an ack floor of 0: its floor is just before start.
-  uint64_t floor = info->AckFloor.Stream;
-  if (info->Config->DeliverPolicy == js_DeliverByStartSequence &&
-      info->Config->OptStartSeq > 0) {
-    floor = std::max(floor, info->Config->OptStartSeq - 1);
-  }
-  const ConsumerSettings settings{info->Config->AckWait,
-                                  info->Config->MaxAckPending};
-  const int64_t again = info->NumAckPending;
-  jsConsumerInfo_Destroy(info);
-  if (absl::Status s = AddConsumer(js, config, MarkerName(config), floor + 1,
-                                   settings, nullptr);
-      !s.ok()) {
-    return s;
-  }
-  stats.rewinds.fetch_add(1, std::memory_order_relaxed);
-  stats.redelivered.fetch_add(static_cast<uint64_t>(again), std::memory_order_relaxed);
-  return FinishRewind(js, config, floor + 1, settings, next_delivery);
+  return RewindTo(js, config, start, settings, stats, next_delivery);
 }
 
 // Frees a fetched list on every path.
@@ -189,14 +224,22 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
                "(durable consumer '%s') to queue '%s'\n",
                config.subject.c_str(), config.stream.c_str(),
                config.durable.c_str(), queue.name().c_str());
+  absl::StatusOr<PositionFile> position = PositionFile::Open(
+      config.position_file.empty()
+          ? PositionFile::DefaultPath(queue.name(), config.durable)
+          : config.position_file,
+      queue.incarnation());
+  if (!position.ok()) return position.status();
   Backoff backoff;
-  bool force_rewind = false;
+  bool reposition = true;  // at start, and after a missing delivery
+  std::vector<int> index;  // views[j] is message index[j] of the batch
+  std::vector<uint64_t> sequences;
   std::vector<std::string> payloads;
   std::vector<absl::string_view> views;
   while (!stop.HasBeenNotified()) {
     uint64_t next_delivery = 0;
-    if (absl::Status s =
-            PrepareConsumer(js, config, stats, force_rewind, &next_delivery);
+    if (absl::Status s = PrepareConsumer(js, config, stats, position->last(),
+                                         reposition, &next_delivery);
         !s.ok()) {
       if (absl::IsNotFound(s)) return s;
       std::fprintf(stderr, "ringbuf-bridge in: %s; retrying\n",
@@ -204,7 +247,7 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
       if (StopWithin(stop, backoff.Next())) break;
       continue;
     }
-    force_rewind = false;
+    reposition = false;
     natsSubscription* sub = nullptr;
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -237,7 +280,9 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
       }
       int n = fetched.list.Count;
       payloads.resize(n);
-      views.resize(n);
+      sequences.resize(n);
+      views.clear();
+      index.clear();
       for (int i = 0; i < n; ++i) {
         natsMsg* m = fetched.list.Msgs[i];
         jsMsgMetaData* meta = nullptr;
@@ -264,6 +309,13 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
           break;
         }
         ++next_delivery;
+        if (position->last().has_value() && sequence <= *position->last()) {
+          // Already in the queue (delivered again by a consumer that lagged
+          // behind, e.g. on a server that just restarted): not sent twice,
+          // acknowledged with the batch.
+          stats.redelivered.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
         std::string& p = payloads[i];
         p.clear();
         if (config.with_sequence) AppendSequencePrefix(sequence, &p);
@@ -279,7 +331,9 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
           n = i;
           break;
         }
-        views[i] = p;
+        views.push_back(p);
+        index.push_back(i);
+        sequences[i] = sequence;
       }
       if (outcome != Outcome::kContinue) break;
       if (!fatal.ok()) outcome = Outcome::kStop;
@@ -287,16 +341,15 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
       // Into the queue, in slices so the batch's ack deadline can be pushed
       // back while the queue is full.
       size_t done = 0;
-      while (done < static_cast<size_t>(n)) {
+      while (done < views.size()) {
         size_t sent = 0;
         absl::Status s = queue.SendBatch(
-            absl::MakeConstSpan(views).subspan(done, n - done), kSendSlice,
-            &sent);
+            absl::MakeConstSpan(views).subspan(done), kSendSlice, &sent);
         done += sent;
         if (s.ok()) break;
         if (absl::IsDeadlineExceeded(s)) {
-          for (size_t i = done; i < static_cast<size_t>(n); ++i) {
-            natsMsg_InProgress(fetched.list.Msgs[i], nullptr);
+          for (size_t j = done; j < views.size(); ++j) {
+            natsMsg_InProgress(fetched.list.Msgs[index[j]], nullptr);
           }
           continue;
         }
@@ -306,16 +359,23 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
       }
       stats.forwarded.fetch_add(done, std::memory_order_relaxed);
       if (done > 0) {
-        // Acks "all": this one acknowledges the batch up to it.
-        ns = natsMsg_AckSync(fetched.list.Msgs[done - 1], nullptr, &jerr);
+        const absl::Status s = position->Record(sequences[index[done - 1]]);
+        if (!s.ok()) return s;
+      }
+      // Acks "all": the last message handled (sent, or skipped as already
+      // there) acknowledges everything up to it.
+      const int last_handled = done == views.size() ? n - 1
+                               : static_cast<int>(index[done]) - 1;
+      if (last_handled >= 0) {
+        ns = natsMsg_AckSync(fetched.list.Msgs[last_handled], nullptr, &jerr);
         if (ns == NATS_OK) {
           stats.acked.fetch_add(done, std::memory_order_relaxed);
           backoff.Reset();
         } else {
           absl::Status s = NatsError("acknowledging", ns, jerr);
           std::fprintf(stderr,
-                       "ringbuf-bridge in: %s; the batch will be delivered "
-                       "again\n",
+                       "ringbuf-bridge in: %s; re-subscribing after the "
+                       "queue's position\n",
                        std::string(s.message()).c_str());
           outcome = Outcome::kRewind;
         }
@@ -326,7 +386,7 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
     if (!fatal.ok()) return fatal;
     if (outcome == Outcome::kStop) break;
     if (outcome == Outcome::kRewind) {
-      force_rewind = true;
+      reposition = true;
       if (StopWithin(stop, backoff.Next())) break;
     }
   }

@@ -6,16 +6,21 @@
 //      AckPolicy "all" on the subject if it does not exist).
 //   2. SendBatch them into the queue, in stream order (with --with_sequence,
 //      each prefixed with its stream sequence: bridge/sequence_prefix.h).
-//   3. Ack the last one synchronously (acking "all": the batch).
-// A bridge killed between 2 and 3 leaves the batch unacknowledged: it is
-// delivered again, so a message can reach the queue twice (at least once).
-// The bridge keeps first deliveries in stream order even then: when it
-// starts and finds unacknowledged messages (its predecessor died holding
-// them), or sees a gap in the consumer's delivery sequence (a fetch lost in
-// a reconnect), it re-creates the consumer at its ack floor ("rewind"), so
-// the stream delivers them again before anything newer. A consumer of the
-// queue that drops every sequence at or below the highest it has seen thus
-// gets every message exactly once, in stream order.
+//   3. Record the last one's stream sequence as the queue's position
+//      (position_file.h).
+//   4. Ack the last one synchronously (acking "all": the batch).
+// A bridge killed between 2 and 3 leaves the batch unacknowledged and
+// unrecorded: it is delivered again, so a message can reach the queue twice
+// (at least once). Everything else keeps first deliveries in stream order
+// and sends nothing twice: on start, and whenever the consumer's delivery
+// sequence shows a gap (a fetch lost in a reconnect, or messages sent to a
+// pull request of a dead predecessor), the bridge re-creates the consumer
+// just after the recorded position (a "rewind"), and it skips a redelivered
+// message at or below it. A consumer of the queue that drops every sequence
+// at or below the highest it has seen (--with_sequence) thus gets every
+// message exactly once, in stream order.
+//
+// One `in` bridge per durable consumer: a second would rewind the first's.
 #ifndef RINGBUF_BRIDGE_IN_H_
 #define RINGBUF_BRIDGE_IN_H_
 
@@ -41,6 +46,9 @@ struct InConfig {
   // a full queue is kept alive with "in progress" acks meanwhile.
   absl::Duration ack_wait = absl::Seconds(30);
   absl::Duration connect_timeout = absl::InfiniteDuration();
+  // Where the bridge records its position (position_file.h); empty: the
+  // default beside the queue in /dev/shm.
+  std::string position_file;
 };
 
 // Runs until `stop` is notified (then acks what it put into the queue; OK)

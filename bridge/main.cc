@@ -61,6 +61,9 @@ ABSL_FLAG(absl::Duration, ack_wait, absl::Seconds(30),
 ABSL_FLAG(bool, with_sequence, false,
           "in: prefix each message with its stream sequence (8 bytes, "
           "big-endian)");
+ABSL_FLAG(std::string, position_file, "",
+          "in: where to record the highest stream sequence put into the "
+          "queue (default: /dev/shm/ringbuf-bridge-in.<queue>.<durable>)");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::InfiniteDuration(),
           "give up if NATS cannot be reached at start for this long");
 ABSL_FLAG(absl::Duration, stats_interval, absl::ZeroDuration(),
@@ -198,6 +201,7 @@ int Main(int argc, char** argv) {
       c.batch = batch;
       c.with_sequence = absl::GetFlag(FLAGS_with_sequence);
       c.ack_wait = absl::GetFlag(FLAGS_ack_wait);
+      c.position_file = absl::GetFlag(FLAGS_position_file);
       c.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
       result = RunIn(c, *queue, stats, stop);
     }
