@@ -157,7 +157,13 @@ absl::Status PrepareConsumer(jsCtx* js, const InConfig& config, Stats& stats,
   }
   ConsumerSettings settings = defaults;
   uint64_t start = put.has_value() ? *put + 1 : 0;
-  bool rewind = put.has_value() && reposition;
+  // With a position, re-create the consumer only if it is not exactly there
+  // (all delivered messages in the queue, none unacknowledged): a consumer
+  // state that is stale or wrong shows up as a gap in the delivery sequence
+  // later, which repositions it then.
+  bool rewind = put.has_value() && reposition &&
+                (info == nullptr || info->NumAckPending != 0 ||
+                 info->Delivered.Stream != *put);
   if (info != nullptr) {
     std::fprintf(stderr,
                  "ringbuf-bridge in: consumer '%s': delivered up to stream "
