@@ -371,6 +371,155 @@ TEST(BridgeTest, ThreeNodesR3BridgesAndAServerKilled) {
   RunEndToEnd(servers, 4, Scaled(40000) / 4, Faults{Scaled(24), true});
 }
 
+// --- Crash sites, one at a time -------------------------------------------------
+// The crash-points build of the bridge SIGKILLs itself at a named step of
+// its protocol (bridge/crash_point.h); a normal bridge then takes over.
+
+std::string CrashingBridge() {
+  return bridge_testing::Runfile("bridge/ringbuf-bridge-crash-points");
+}
+
+std::vector<std::string> CrashAt(const std::string& site) {
+  return {"RINGBUF_BRIDGE_CRASH_AT=" + site, "RINGBUF_BRIDGE_CRASH_SKIP=1"};
+}
+
+// Waits (bounded) until `q` is empty.
+bool AwaitEmpty(Queue& q) {
+  const absl::Time deadline = absl::Now() + kBound;
+  while (q.GetStats().depth != 0) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+constexpr int kCrashMessages = 300;
+
+// Queue A holds m0..m299; a stream "C" on "c" is created by the first `out`.
+void FillQueue(Queue& q) {
+  for (int i = 0; i < kCrashMessages; ++i) {
+    ASSERT_TRUE(q.Send(absl::StrCat("m", i)).ok());
+  }
+}
+
+std::vector<std::string> OutArgs(const std::string& bridge, const std::string& queue,
+                                 const std::string& url) {
+  return {bridge, "out", "--queue=" + queue, "--nats=" + url, "--subject=c",
+          "--stream=C", "--create_stream", "--max_inflight=100"};
+}
+
+class OutCrashTest : public ::testing::TestWithParam<const char*> {};
+
+// Killed with a batch published (acked or not) but not taken from the
+// queue: the next bridge publishes it again under the same ids, the stream
+// stores none of them twice.
+TEST_P(OutCrashTest, ResentBatchIsStoredOnce) {
+  const std::string site = GetParam();
+  NatsServer server(NatsServer::Config{});
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 512, 64);
+  FillQueue(q);
+  TempDir logs;
+  Child crashing(OutArgs(CrashingBridge(), a, server.url()),
+                 logs.path() + "/crashing.log", CrashAt(site));
+  ASSERT_EQ(crashing.Wait(kBound), -2) << crashing.Log();  // died of SIGKILL
+  // The first batch was acked and taken, the second was not taken.
+  EXPECT_EQ(q.GetStats().depth, static_cast<uint64_t>(kCrashMessages - 100));
+  absl::StatusOr<uint64_t> before = StreamMessages(server.url(), "C");
+  ASSERT_TRUE(before.ok()) << before.status();
+  if (site == "out-acked") {
+    EXPECT_EQ(*before, 200u);
+  }
+
+  Child out(OutArgs(Bridge(), a, server.url()), logs.path() + "/out.log");
+  ASSERT_TRUE(AwaitEmpty(q)) << out.Log();
+  ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound));
+  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
+  absl::StatusOr<uint64_t> after = StreamMessages(server.url(), "C");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, static_cast<uint64_t>(kCrashMessages));
+  if (site == "out-acked") {
+    EXPECT_NE(out.Log().find("\"duplicates\":100,"), std::string::npos) << out.Log();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sites, OutCrashTest,
+                         ::testing::Values("out-published", "out-acked"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return info.param[4] == 'p' ? std::string("Published")
+                                                       : std::string("Acked");
+                         });
+
+class InCrashTest : public ::testing::TestWithParam<const char*> {};
+
+// Killed with a batch in the queue, before (in-sent) or after (in-recorded)
+// recording the position, and before acking it: the next bridge goes on from
+// the recorded position. Before it: the batch reaches the queue a second
+// time and the sequence check drops it; after it: nothing twice.
+TEST_P(InCrashTest, NextBridgeResumesAtThePosition) {
+  const std::string site = GetParam();
+  NatsServer server(NatsServer::Config{});
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a"), b("b");
+  Queue qa = MakeQueue(a, 512, 64);
+  Queue qb = MakeQueue(b, 512, 64 + 8);
+  FillQueue(qa);
+  TempDir logs;
+  {
+    Child out(OutArgs(Bridge(), a, server.url()), logs.path() + "/out.log");
+    ASSERT_TRUE(AwaitEmpty(qa)) << out.Log();
+  }
+  auto in_args = [&](const std::string& bridge) {
+    return std::vector<std::string>{
+        bridge, "in", "--queue=" + b.get(), "--nats=" + server.url(),
+        "--subject=c", "--stream=C", "--durable=d", "--batch=100",
+        "--with_sequence", "--position_file=" + logs.path() + "/in.position"};
+  };
+  Child crashing(in_args(CrashingBridge()), logs.path() + "/crashing.log",
+                 CrashAt(site));
+  ASSERT_EQ(crashing.Wait(kBound), -2) << crashing.Log();
+  const uint64_t in_queue_at_crash = qb.GetStats().depth;
+  EXPECT_GT(in_queue_at_crash, 0u);
+
+  Child in(in_args(Bridge()), logs.path() + "/in.log");
+  uint64_t next_expected = 0, max_seq = 0, duplicates = 0;
+  const absl::Time deadline = absl::Now() + kBound;
+  while (next_expected < kCrashMessages) {
+    ASSERT_LT(absl::Now(), deadline) << in.Log();
+    std::vector<std::string> batch;
+    (void)qb.ReceiveBatch(512, absl::Milliseconds(50), &batch);
+    for (const std::string& m : batch) {
+      uint64_t seq;
+      absl::string_view payload;
+      ASSERT_TRUE(bridge::SplitSequencePrefix(m, &seq, &payload));
+      if (seq <= max_seq) {
+        ++duplicates;
+        continue;
+      }
+      max_seq = seq;
+      ASSERT_EQ(payload, absl::StrCat("m", next_expected));
+      ++next_expected;
+    }
+  }
+  ASSERT_TRUE(in.AwaitLog("ringbuf-bridge in: forwarding", kBound));
+  EXPECT_EQ(in.Terminate(kBound), 0) << in.Log();
+  std::string extra;
+  EXPECT_FALSE(qb.TryReceive(&extra).ok()) << "a message after the last";
+  if (site == "in-sent") {
+    EXPECT_GT(duplicates, 0u) << "the unrecorded batch was not delivered again";
+  } else {
+    EXPECT_EQ(duplicates, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sites, InCrashTest,
+                         ::testing::Values("in-sent", "in-recorded"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return info.param[3] == 's' ? std::string("Sent")
+                                                       : std::string("Recorded");
+                         });
+
 // --- Bad input ---------------------------------------------------------------
 
 // A server that is down when the bridge starts: it says so, retries with

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/crash_point.h"
 #include "bridge/nats_link.h"
 #include "bridge/position_file.h"
 #include "bridge/sequence_prefix.h"
@@ -365,8 +366,10 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
       }
       stats.forwarded.fetch_add(done, std::memory_order_relaxed);
       if (done > 0) {
+        RINGBUF_BRIDGE_CRASH_POINT("in-sent");
         const absl::Status s = position->Record(sequences[index[done - 1]]);
         if (!s.ok()) return s;
+        RINGBUF_BRIDGE_CRASH_POINT("in-recorded");
       }
       // Acks "all": the last message handled (sent, or skipped as already
       // there) acknowledges everything up to it.

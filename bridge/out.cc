@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include <mutex>
+#include "bridge/crash_point.h"
 #include "bridge/nats_link.h"
 
 namespace ringbuf {
@@ -175,6 +176,7 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
       previous_id.swap(id);
     }
     stats.forwarded.fetch_add(published, std::memory_order_relaxed);
+    if (published > 0) RINGBUF_BRIDGE_CRASH_POINT("out-published");
     if (published > 0) {
       jsPubOptions wait;
       jsPubOptions_Init(&wait);
@@ -194,6 +196,7 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
     }
     std::string ack_error;
     const size_t stored = window.StoredPrefix(&ack_error);
+    if (stored > 0) RINGBUF_BRIDGE_CRASH_POINT("out-acked");
     if (absl::Status s = batch->Release(stored); !s.ok()) return s;
     stats.acked.fetch_add(stored, std::memory_order_relaxed);
     if (stored > 0) predecessor_stored = true;

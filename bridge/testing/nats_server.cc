@@ -51,8 +51,21 @@ TempDir::~TempDir() {
   }
 }
 
-Child::Child(std::vector<std::string> argv, std::string log_path)
+Child::Child(std::vector<std::string> argv, std::string log_path,
+             std::vector<std::string> env)
     : argv_(std::move(argv)), log_path_(std::move(log_path)) {
+  // Everything the child needs is built before fork: the test process may
+  // have other threads (cnats'), so the child only calls async-signal-safe
+  // functions until exec.
+  std::vector<char*> args;
+  for (std::string& a : argv_) args.push_back(&a[0]);
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (std::string& e : env) envp.push_back(&e[0]);
+  envp.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
   const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
@@ -63,14 +76,8 @@ Child::Child(std::vector<std::string> argv, std::string log_path)
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    // The test blocks nothing, but make sure the child starts clean.
-    sigset_t none;
-    sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (std::string& a : argv_) args.push_back(&a[0]);
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
 }

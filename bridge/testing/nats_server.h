@@ -32,11 +32,13 @@ class TempDir {
   std::string path_;
 };
 
-// A process whose stdout and stderr go to `log_path`.
+// A process whose stdout and stderr go to `log_path`, with `env` ("K=V")
+// added to this process's environment.
 class Child {
  public:
   Child() = default;
-  Child(std::vector<std::string> argv, std::string log_path);
+  Child(std::vector<std::string> argv, std::string log_path,
+        std::vector<std::string> env = {});
   ~Child() { Kill(); }
   Child(Child&& other) noexcept;
   Child& operator=(Child&& other) noexcept;
