@@ -111,7 +111,9 @@ class SignalThread {
       const int sig = sigtimedwait(&set, nullptr, &slice);
       if ((sig == SIGTERM || sig == SIGINT) && !stop->HasBeenNotified()) {
         stop->Notify();
-        q->Shutdown();  // wakes a PeekBatch or SendBatch at once
+        // `in` may sit in SendBatch on a full queue: wake it. `out` polls
+        // `stop` and must keep its handle to release what is acked.
+        if (direction == "in") q->Shutdown();
       }
       if (sig == SIGUSR1 ||
           (interval > absl::ZeroDuration() && absl::Now() >= next_stats)) {

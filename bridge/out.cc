@@ -1,6 +1,9 @@
 #include "bridge/out.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -19,16 +22,31 @@ std::string IdPrefix(const Queue& queue) {
   return absl::StrFormat("%s:%016x:", queue.name(), queue.incarnation());
 }
 
-// The acks of one batch, filled in by cnats' callback thread.
+// The publishes in flight, by ring index: [released, published). Filled in
+// by cnats' callback thread, read by the bridge's loop.
 class Window {
  public:
   enum class Result { kPending, kStored, kFailed };
 
-  void Start(uint64_t first_index, size_t n) {
+  // Forgets everything before `released` (taken from the queue).
+  void Advance(uint64_t released) {
     std::lock_guard<std::mutex> lock(mu_);
-    first_index_ = first_index;
-    results_.assign(n, Result::kPending);
-    first_error_.clear();
+    while (first_ < released && !results_.empty()) {
+      results_.pop_front();
+      ++first_;
+    }
+    if (results_.empty()) first_ = released;
+  }
+  // Marks `index` (the next after the last added) as published.
+  void Add(uint64_t index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (results_.empty()) first_ = index;
+    results_.push_back(Result::kPending);
+  }
+  // Everything from `index` on is to be published again.
+  void Truncate(uint64_t index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!results_.empty() && first_ + results_.size() > index) results_.pop_back();
   }
 
   // Called for every ack; `id` is the message id the ack is for.
@@ -40,39 +58,59 @@ class Window {
         !absl::SimpleAtoi(id.substr(colon + 1), &index)) {
       return;
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    // A late ack of an earlier window: the stream's verdict on that message
-    // still holds, but it is not in this window any more.
-    if (index < first_index_ || index - first_index_ >= results_.size()) return;
-    Result& r = results_[index - first_index_];
-    if (pa != nullptr) {
-      r = Result::kStored;
-      if (pa->Duplicate) stats->duplicates.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      r = Result::kFailed;
-      if (first_error_.empty() && pae != nullptr) {
-        first_error_ = absl::StrCat(
-            "message ", index, ": ",
-            pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(pae->Err),
-            pae->ErrCode != 0 ? absl::StrCat(" (JetStream error ", pae->ErrCode, ")")
-                              : "");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // An ack of a message no longer in flight (released, or given up on
+      // and published again) changes nothing: the stream's verdict on a
+      // stored message still holds, and a failure is seen again.
+      if (index < first_ || index - first_ >= results_.size()) return;
+      Result& r = results_[index - first_];
+      if (pa != nullptr) {
+        r = Result::kStored;
+        if (pa->Duplicate) stats->duplicates.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        r = Result::kFailed;
+        if (first_error_.empty() && pae != nullptr) {
+          first_error_ = absl::StrCat(
+              "message ", index, ": ",
+              pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(pae->Err),
+              pae->ErrCode != 0 ? absl::StrCat(" (JetStream error ", pae->ErrCode, ")")
+                                : "");
+        }
       }
     }
+    cv_.notify_one();
   }
 
-  // How many messages from the first were stored, and the first error.
-  size_t StoredPrefix(std::string* first_error) {
-    std::lock_guard<std::mutex> lock(mu_);
+  // Waits until the oldest publish is resolved (or nothing is in flight),
+  // at most until `deadline`; then returns how many from the oldest were
+  // stored, and whether the oldest after those failed (*failed, with
+  // *error). The oldest still pending at the deadline counts as failed.
+  size_t AwaitStored(absl::Time deadline, bool* failed, std::string* error) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] {
+      return results_.empty() || results_.front() != Result::kPending;
+    });
     size_t k = 0;
     while (k < results_.size() && results_[k] == Result::kStored) ++k;
-    *first_error = first_error_;
+    *failed = k < results_.size() &&
+              (results_[k] == Result::kFailed ||
+               (k == 0 && absl::Now() >= deadline));
+    *error = first_error_;
+    if (*failed) first_error_.clear();
     return k;
+  }
+
+  size_t in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_.size();
   }
 
  private:
   std::mutex mu_;
-  uint64_t first_index_ = 0;
-  std::vector<Result> results_;
+  std::condition_variable cv_;
+  uint64_t first_ = 0;
+  std::deque<Result> results_;
   std::string first_error_;
 };
 
@@ -130,93 +168,123 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
                queue.name().c_str(),
                static_cast<unsigned long long>(queue.incarnation()),
                config.subject.c_str(), config.stream.c_str());
-  // Whether the message before the next batch's first was stored by this
-  // run: only then is its id the one to expect as the stream's last.
-  bool predecessor_stored = false;
+
+  // A sliding window over the queue's oldest messages, by ring index:
+  //   [released, published)  published, awaiting the stream's ack
+  // Each round peeks the oldest messages again (the ones in flight keep
+  // their index and bytes: nobody else takes them), publishes those not yet
+  // published, waits for the oldest ack and releases the stored prefix.
+  uint64_t released = 0, published = 0, run_start = 0;
+  bool started = false;
+  // Whether message `published - 1` is known stored by this run: only then
+  // is its id the one to expect as the stream's last.
+  bool predecessor_known = false;
+  absl::Time last_progress = absl::Now();
   Backoff backoff;
   absl::Status fatal;
-  while (!stop.HasBeenNotified() && fatal.ok()) {
+  std::string id, previous_id;
+  for (;;) {
+    const bool stopping = stop.HasBeenNotified() || !fatal.ok();
+    if (stopping && window.in_flight() == 0) break;
     absl::StatusOr<Queue::PeekedBatch> batch =
         queue.PeekBatch(config.max_inflight, absl::Milliseconds(200));
     if (absl::IsDeadlineExceeded(batch.status())) continue;
+    // (The signal handler does not shut this handle down: `stop` ends the
+    // publishing, and the acks in flight are still awaited and released.)
     if (absl::IsCancelled(batch.status())) break;
     if (!batch.ok()) return batch.status();
     const uint64_t first = batch->first_index();
-    const size_t n = batch->size();
-    window.Start(first, n);
-    const int64_t max_payload = natsConnection_GetMaxPayload((*link)->connection());
-    size_t published = 0;
+    if (!started || first != released) {
+      // First round, or someone else took messages: start afresh there.
+      if (!started) run_start = first;
+      started = true;
+      released = first;
+      published = std::max(published, first);
+      window.Advance(first);
+    }
+    const uint64_t end = first + batch->size();
+    const int64_t max_payload =
+        natsConnection_GetMaxPayload((*link)->connection());
     std::string publish_error;
-    std::string id, previous_id = absl::StrCat(prefix, first - 1);
-    for (size_t i = 0; i < n; ++i) {
-      absl::string_view data = batch->data(i);
+    const uint64_t published_before = published;
+    // The ack clock starts when the window fills from empty.
+    if (published == released) last_progress = absl::Now();
+    while (!stopping && published < end) {
+      absl::string_view data = batch->data(published - first);
       if (max_payload > 0 && static_cast<int64_t>(data.size()) > max_payload) {
         fatal = absl::FailedPreconditionError(absl::StrCat(
-            "queue '", queue.name(), "': message ", first + i, " is ",
+            "queue '", queue.name(), "': message ", published, " is ",
             data.size(), " bytes, larger than the NATS server's max_payload of ",
             max_payload, "; it stays at the head of the queue and nothing "
             "after it is forwarded (raise max_payload, or take it off with a "
             "receive)"));
         break;
       }
-      id = absl::StrCat(prefix, first + i);
+      id = absl::StrCat(prefix, published);
       jsPubOptions po;
       jsPubOptions_Init(&po);
       po.MsgId = id.c_str();
-      if (config.ordered && (i > 0 || predecessor_stored)) {
+      if (config.ordered && predecessor_known) {
+        previous_id = absl::StrCat(prefix, published - 1);
         po.ExpectLastMsgId = previous_id.c_str();
       }
+      window.Add(published);
       natsStatus s = js_PublishAsync(js, config.subject.c_str(), data.data(),
                                      static_cast<int>(data.size()), &po);
       if (s != NATS_OK) {
+        window.Truncate(published);
         publish_error = std::string(NatsError("publishing", s).message());
         break;
       }
       ++published;
-      previous_id.swap(id);
+      predecessor_known = true;
     }
-    stats.forwarded.fetch_add(published, std::memory_order_relaxed);
-    if (published > 0) RINGBUF_BRIDGE_CRASH_POINT("out-published");
-    if (published > 0) {
-      jsPubOptions wait;
-      jsPubOptions_Init(&wait);
-      wait.MaxWait = absl::ToInt64Milliseconds(config.ack_timeout);
-      if (js_PublishAsyncComplete(js, &wait) != NATS_OK) {
-        // Acks still missing: forget those publishes (a late ack is
-        // ignored); they are re-sent below under the same ids.
-        natsMsgList pending;
-        if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
-          natsMsgList_Destroy(&pending);
-        }
-        if (publish_error.empty()) {
-          publish_error = absl::StrCat("no ack within ", 
-                                       absl::FormatDuration(config.ack_timeout));
-        }
-      }
-    }
+    stats.forwarded.fetch_add(published - published_before,
+                              std::memory_order_relaxed);
+    if (published > published_before) RINGBUF_BRIDGE_CRASH_POINT("out-published");
+
+    bool failed = false;
     std::string ack_error;
-    const size_t stored = window.StoredPrefix(&ack_error);
+    const size_t stored = published == released
+                              ? 0
+                              : window.AwaitStored(last_progress + config.ack_timeout,
+                                                   &failed, &ack_error);
     if (stored > 0) RINGBUF_BRIDGE_CRASH_POINT("out-acked");
     if (absl::Status s = batch->Release(stored); !s.ok()) return s;
-    stats.acked.fetch_add(stored, std::memory_order_relaxed);
-    if (stored > 0) predecessor_stored = true;
-    if (stored == n) {
+    if (stored > 0) {
+      released += stored;
+      window.Advance(released);
+      stats.acked.fetch_add(stored, std::memory_order_relaxed);
+      last_progress = absl::Now();
       backoff.Reset();
-      continue;
     }
-    if (!fatal.ok() && stored == published) break;  // the big one is next
-    fatal = absl::OkStatus();  // acks of earlier messages failed: retry first
-    stats.retries.fetch_add(n - stored, std::memory_order_relaxed);
+    if (!failed && publish_error.empty()) continue;
+    if (!fatal.ok() && window.in_flight() == 0) break;  // the big one is next
+    // Give up on everything in flight and publish it again, same ids, in
+    // order, after a pause. Late acks of the old publishes are ignored.
+    natsMsgList pending;
+    if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
+      natsMsgList_Destroy(&pending);
+    }
+    stats.retries.fetch_add(published - released, std::memory_order_relaxed);
+    window.Truncate(released);
+    published = released;
+    // Messages before `released` are stored; the first of this run's may
+    // follow anything.
+    predecessor_known = released > run_start;
+    fatal = absl::OkStatus();  // the retry reaches the big one again
     const absl::Duration wait = backoff.Next();
     std::fprintf(stderr,
-                 "ringbuf-bridge out: %zu of %zu messages from index %llu not "
-                 "acknowledged (%s); re-sending in %s\n",
-                 n - stored, n, static_cast<unsigned long long>(first + stored),
-                 !ack_error.empty() ? ack_error.c_str() : publish_error.c_str(),
+                 "ringbuf-bridge out: messages from index %llu not acknowledged "
+                 "(%s); re-sending in %s\n",
+                 static_cast<unsigned long long>(released),
+                 !ack_error.empty()       ? ack_error.c_str()
+                 : !publish_error.empty() ? publish_error.c_str()
+                                          : "no ack in time",
                  absl::FormatDuration(wait).c_str());
     if (StopWithin(stop, wait)) break;
+    last_progress = absl::Now();
   }
-  // Every publish of the last batch was awaited above; nothing is in flight.
   return fatal;
 }
 
