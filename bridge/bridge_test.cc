@@ -524,6 +524,45 @@ INSTANTIATE_TEST_SUITE_P(Sites, InCrashTest,
                                                        : std::string("Recorded");
                          });
 
+// --- Clean shutdown -------------------------------------------------------------
+
+// SIGTERM with publishes in flight and a server that does not answer (it is
+// SIGSTOPped): `out` waits for the acks (--ack_timeout), takes nothing that
+// was not acknowledged, and exits 0. The next run re-sends them; the stream
+// stores each once.
+TEST(BridgeShutdownTest, SigtermTakesNothingUnacknowledged) {
+  NatsServer server(NatsServer::Config{});
+  ASSERT_TRUE(server.Start().ok());
+  ScopedQueueName a("a");
+  Queue q = MakeQueue(a, 64, 64);
+  TempDir logs;
+  std::vector<std::string> args = OutArgs(Bridge(), a, server.url());
+  args.push_back("--ack_timeout=1s");
+  Child out(args, logs.path() + "/out.log");
+  ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound)) << out.Log();
+  ASSERT_EQ(kill(server.pid(), SIGSTOP), 0);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(q.Send(absl::StrCat("m", i)).ok());
+  // Published (in flight), as its stats say.
+  const absl::Time deadline = absl::Now() + kBound;
+  while (out.Log().find("\"forwarded\":50,") == std::string::npos) {
+    ASSERT_LT(absl::Now(), deadline) << out.Log();
+    out.Kill(SIGUSR1);
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
+  EXPECT_EQ(q.GetStats().depth, 50u) << "taken without an ack";
+  EXPECT_NE(out.Log().find("\"acked\":0,"), std::string::npos) << out.Log();
+  ASSERT_EQ(kill(server.pid(), SIGCONT), 0);
+
+  Child again(OutArgs(Bridge(), a, server.url()), logs.path() + "/again.log");
+  ASSERT_TRUE(AwaitEmpty(q)) << again.Log();
+  ASSERT_TRUE(again.AwaitLog("ringbuf-bridge out: forwarding", kBound));
+  EXPECT_EQ(again.Terminate(kBound), 0) << again.Log();
+  absl::StatusOr<uint64_t> n = StreamMessages(server.url(), "C");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 50u);
+}
+
 // --- Bad input ---------------------------------------------------------------
 
 // A server that is down when the bridge starts: it says so, retries with

@@ -23,7 +23,8 @@ std::string IdPrefix(const Queue& queue) {
 }
 
 // The publishes in flight, by ring index: [released, published). Filled in
-// by cnats' callback thread, read by the bridge's loop.
+// by cnats' callback thread, read by the bridge's loop, which it wakes only
+// when what the loop waits for has happened (not once per ack).
 class Window {
  public:
   enum class Result { kPending, kStored, kFailed };
@@ -34,6 +35,7 @@ class Window {
     while (first_ < released && !results_.empty()) {
       results_.pop_front();
       ++first_;
+      if (prefix_ > 0) --prefix_;
     }
     if (results_.empty()) first_ = released;
   }
@@ -47,6 +49,7 @@ class Window {
   void Truncate(uint64_t index) {
     std::lock_guard<std::mutex> lock(mu_);
     while (!results_.empty() && first_ + results_.size() > index) results_.pop_back();
+    prefix_ = std::min(prefix_, results_.size());
   }
 
   // Called for every ack; `id` is the message id the ack is for.
@@ -58,16 +61,21 @@ class Window {
         !absl::SimpleAtoi(id.substr(colon + 1), &index)) {
       return;
     }
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // An ack of a message no longer in flight (released, or given up on
       // and published again) changes nothing: the stream's verdict on a
       // stored message still holds, and a failure is seen again.
       if (index < first_ || index - first_ >= results_.size()) return;
-      Result& r = results_[index - first_];
+      const size_t at = index - first_;
+      Result& r = results_[at];
       if (pa != nullptr) {
         r = Result::kStored;
         if (pa->Duplicate) stats->duplicates.fetch_add(1, std::memory_order_relaxed);
+        while (prefix_ < results_.size() && results_[prefix_] == Result::kStored) {
+          ++prefix_;
+        }
       } else {
         r = Result::kFailed;
         if (first_error_.empty() && pae != nullptr) {
@@ -78,21 +86,23 @@ class Window {
                                 : "");
         }
       }
+      wake = waiting_ && Ready();
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
 
-  // Waits until the oldest publish is resolved (or nothing is in flight),
-  // at most until `deadline`; then returns how many from the oldest were
-  // stored, and whether the oldest after those failed (*failed, with
-  // *error). The oldest still pending at the deadline counts as failed.
-  size_t AwaitStored(absl::Time deadline, bool* failed, std::string* error) {
+  // Waits until `want` messages from the oldest are stored, the oldest not
+  // stored failed, or `deadline`; returns how many from the oldest are
+  // stored, and whether the one after them failed (*failed, with *error;
+  // still pending at the deadline with none stored counts as failed).
+  size_t AwaitStored(size_t want, absl::Time deadline, bool* failed,
+                     std::string* error) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] {
-      return results_.empty() || results_.front() != Result::kPending;
-    });
-    size_t k = 0;
-    while (k < results_.size() && results_[k] == Result::kStored) ++k;
+    want_ = std::max<size_t>(1, std::min(want, results_.size()));
+    waiting_ = true;
+    cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] { return Ready(); });
+    waiting_ = false;
+    const size_t k = prefix_;
     *failed = k < results_.size() &&
               (results_[k] == Result::kFailed ||
                (k == 0 && absl::Now() >= deadline));
@@ -107,10 +117,19 @@ class Window {
   }
 
  private:
+  // Under mu_: what AwaitStored waits for.
+  bool Ready() const {
+    return results_.empty() || prefix_ >= want_ ||
+           (prefix_ < results_.size() && results_[prefix_] == Result::kFailed);
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t first_ = 0;
   std::deque<Result> results_;
+  size_t prefix_ = 0;  // leading kStored results
+  size_t want_ = 1;
+  bool waiting_ = false;
   std::string first_error_;
 };
 
@@ -247,8 +266,12 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
     std::string ack_error;
     const size_t stored = published == released
                               ? 0
-                              : window.AwaitStored(last_progress + config.ack_timeout,
-                                                   &failed, &ack_error);
+                              : window.AwaitStored(
+                                    // Half the window: the other half keeps
+                                    // the server busy meanwhile.
+                                    (published - released + 1) / 2,
+                                    last_progress + config.ack_timeout,
+                                    &failed, &ack_error);
     if (stored > 0) RINGBUF_BRIDGE_CRASH_POINT("out-acked");
     if (absl::Status s = batch->Release(stored); !s.ok()) return s;
     if (stored > 0) {

@@ -80,6 +80,7 @@ class NatsServer {
   // Starts the server and waits (bounded) until it accepts connections.
   absl::Status Start();
   void Kill();  // SIGKILL; the store directory is kept for a restart
+  pid_t pid() const { return process_.pid(); }
   std::string url() const;
   int client_port() const { return config_.client_port; }
   std::string Log() const { return process_.Log(); }
