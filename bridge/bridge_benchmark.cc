@@ -37,6 +37,9 @@ ABSL_FLAG(int, messages, 200000, "messages per run");
 ABSL_FLAG(int, size, 64, "message size, bytes");
 ABSL_FLAG(int, repetitions, 3, "runs per row (the median is reported)");
 ABSL_FLAG(int, max_inflight, 1024, "outstanding acks, plain loop and out");
+ABSL_FLAG(std::vector<std::string>, out_flags, {},
+          "extra flags for `ringbuf-bridge out`, comma-separated "
+          "(e.g. --out_flags=--ordered=false)");
 
 namespace ringbuf {
 namespace {
@@ -164,10 +167,12 @@ double ThroughBridges(const std::string& urls, Js& js, int messages, int size,
   const std::string max_inflight =
       absl::StrCat("--max_inflight=", absl::GetFlag(FLAGS_max_inflight));
   const absl::Time start = absl::Now();
-  Child out({BridgeBinary(), "out", "--queue=" + a, "--nats=" + urls,
-             std::string("--subject=") + kSubject, std::string("--stream=") + kStream,
-             max_inflight},
-            absl::StrCat(logs.path(), "/out-", run, ".log"));
+  std::vector<std::string> out_args = {
+      BridgeBinary(), "out", "--queue=" + a, "--nats=" + urls,
+      std::string("--subject=") + kSubject, std::string("--stream=") + kStream,
+      max_inflight};
+  for (const std::string& f : absl::GetFlag(FLAGS_out_flags)) out_args.push_back(f);
+  Child out(out_args, absl::StrCat(logs.path(), "/out-", run, ".log"));
   Child in;
   if (end_to_end) {
     in = Child({BridgeBinary(), "in", "--queue=" + b, "--nats=" + urls,
@@ -246,7 +251,9 @@ int main(int argc, char** argv) {
                 Median(out) / Median(plain), Rate(Median(e2e)).c_str());
     std::fflush(stdout);
   }
-  std::printf("\n%d messages of %d B per run, median of %d runs; max_inflight %d.\n",
-              messages, size, reps, absl::GetFlag(FLAGS_max_inflight));
+  std::printf("\n%d messages of %d B per run, median of %d runs; max_inflight %d%s%s.\n",
+              messages, size, reps, absl::GetFlag(FLAGS_max_inflight),
+              absl::GetFlag(FLAGS_out_flags).empty() ? "" : "; out ",
+              absl::StrJoin(absl::GetFlag(FLAGS_out_flags), " ").c_str());
   return 0;
 }
