@@ -58,6 +58,9 @@ constexpr bool kSanitized = false;
 int Scaled(int n) { return kSanitized ? std::max(1, n / 5) : n; }
 
 constexpr absl::Duration kBound = absl::Seconds(50);
+// A whole end-to-end run: typically 2-25 s here, far more when every core is
+// busy (the three-server run re-elects leaders after each fault).
+constexpr absl::Duration kEndToEndBound = absl::Seconds(120);
 
 std::string Bridge() { return bridge_testing::Runfile("bridge/ringbuf-bridge"); }
 
@@ -269,7 +272,7 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
   }
   std::sort(kill_points.begin(), kill_points.end());
 
-  const absl::Time deadline = absl::Now() + kBound;
+  const absl::Time deadline = absl::Now() + kEndToEndBound;
   int kills = 0;
   uint64_t received_at_last_kill = 0;
   bool server_killed = false, server_restarted = false;
@@ -368,7 +371,7 @@ TEST(BridgeTest, SingleNodeBridgesKilledAtRandom) {
 TEST(BridgeTest, ThreeNodesR3BridgesAndAServerKilled) {
   auto servers = ThreeNodes();
   for (auto& s : servers) ASSERT_TRUE(s->Start().ok());
-  RunEndToEnd(servers, 4, Scaled(40000) / 4, Faults{Scaled(24), true});
+  RunEndToEnd(servers, 4, Scaled(24000) / 4, Faults{Scaled(20), true});
 }
 
 // --- Crash sites, one at a time -------------------------------------------------
