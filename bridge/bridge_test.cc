@@ -9,10 +9,12 @@
 // restarted; in the cluster test one of three servers is SIGKILLed mid-run
 // and restarted. Bad input: a server down at start, a missing stream, a
 // message larger than the server's max_payload.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -110,6 +112,33 @@ std::string Tail(const std::string& log) {
   return log.size() <= 4000 ? log : log.substr(log.size() - 4000);
 }
 
+// The consumer's side of --with_sequence: drops every message at or below
+// the highest stream sequence seen (a redelivery).
+class SequenceCheck {
+ public:
+  // False (with a test failure) if `message` has no prefix; else whether it
+  // is new, with its payload in *payload.
+  bool IsNew(absl::string_view message, absl::string_view* payload) {
+    uint64_t seq;
+    if (!bridge::SplitSequencePrefix(message, &seq, payload)) {
+      ADD_FAILURE() << "message without its sequence prefix";
+      return false;
+    }
+    if (seq <= max_seq_) {
+      ++duplicates_;
+      return false;
+    }
+    max_seq_ = seq;
+    return true;
+  }
+  uint64_t max_seq() const { return max_seq_; }
+  uint64_t duplicates() const { return duplicates_; }
+
+ private:
+  uint64_t max_seq_ = 0;
+  uint64_t duplicates_ = 0;
+};
+
 // Queue A, the bridges, queue B and the checking consumer.
 class Rig {
  public:
@@ -187,17 +216,8 @@ class Rig {
       return false;
     }
     for (const std::string& m : batch) {
-      uint64_t seq;
       absl::string_view payload;
-      if (!bridge::SplitSequencePrefix(m, &seq, &payload)) {
-        ADD_FAILURE() << "message without its sequence prefix";
-        return false;
-      }
-      if (seq <= max_seq_) {
-        ++redelivered_;
-        continue;
-      }
-      max_seq_ = seq;
+      if (!check_.IsNew(m, &payload)) continue;
       int p = -1, i = -1;
       std::vector<std::string> parts = absl::StrSplit(payload.substr(1), ':');
       if (payload.empty() || payload[0] != 'P' || parts.size() != 2 ||
@@ -208,8 +228,8 @@ class Rig {
       }
       if (i != next_[p]) {
         ADD_FAILURE() << "producer " << p << ": expected message " << next_[p]
-                      << ", got " << i << " (stream sequence " << seq
-                      << "): lost or out of order";
+                      << ", got " << i << " (stream sequence "
+                      << check_.max_seq() << "): lost or out of order";
         return false;
       }
       ++next_[p];
@@ -220,7 +240,7 @@ class Rig {
 
   uint64_t received() const { return received_; }
   uint64_t expected() const { return expected_; }
-  uint64_t redelivered() const { return redelivered_; }
+  uint64_t redelivered() const { return check_.duplicates(); }
 
  private:
   std::string urls_;
@@ -239,9 +259,8 @@ class Rig {
   std::vector<pid_t> producer_pids_;
   uint64_t expected_ = 0;
   std::vector<int> next_;
-  uint64_t max_seq_ = 0;
+  SequenceCheck check_;
   uint64_t received_ = 0;
-  uint64_t redelivered_ = 0;
 };
 
 struct Faults {
@@ -411,6 +430,17 @@ std::vector<std::string> OutArgs(const std::string& bridge, const std::string& q
           "--stream=C", "--create_stream", "--max_inflight=100"};
 }
 
+// Runs a normal `out` bridge until `q` is empty, stops it with SIGTERM
+// (expecting exit 0) and returns its log.
+std::string DrainWithOut(Queue& q, const std::string& queue, const std::string& url,
+                         const std::string& log_path) {
+  Child out(OutArgs(Bridge(), queue, url), log_path);
+  EXPECT_TRUE(AwaitEmpty(q)) << out.Log();
+  EXPECT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound));
+  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
+  return out.Log();
+}
+
 class OutCrashTest : public ::testing::TestWithParam<const char*> {};
 
 // Killed with a batch published (acked or not) but not taken from the
@@ -438,17 +468,14 @@ TEST_P(OutCrashTest, ResentBatchIsStoredOnce) {
     EXPECT_GT(stored_not_taken, 0u) << "it crashed with acked messages in hand";
   }
 
-  Child out(OutArgs(Bridge(), a, server.url()), logs.path() + "/out.log");
-  ASSERT_TRUE(AwaitEmpty(q)) << out.Log();
-  ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound));
-  EXPECT_EQ(out.Terminate(kBound), 0) << out.Log();
+  const std::string log = DrainWithOut(q, a, server.url(), logs.path() + "/out.log");
   absl::StatusOr<uint64_t> after = StreamMessages(server.url(), "C");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(*after, static_cast<uint64_t>(kCrashMessages));
   // Each of those was published again and recognised as a duplicate.
-  EXPECT_NE(out.Log().find(absl::StrCat("\"duplicates\":", stored_not_taken, ",")),
+  EXPECT_NE(log.find(absl::StrCat("\"duplicates\":", stored_not_taken, ",")),
             std::string::npos)
-      << stored_not_taken << "\n" << out.Log();
+      << stored_not_taken << "\n" << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Sites, OutCrashTest,
@@ -473,10 +500,7 @@ TEST_P(InCrashTest, NextBridgeResumesAtThePosition) {
   Queue qb = MakeQueue(b, 512, 64 + 8);
   FillQueue(qa);
   TempDir logs;
-  {
-    Child out(OutArgs(Bridge(), a, server.url()), logs.path() + "/out.log");
-    ASSERT_TRUE(AwaitEmpty(qa)) << out.Log();
-  }
+  DrainWithOut(qa, a, server.url(), logs.path() + "/out.log");
   auto in_args = [&](const std::string& bridge) {
     return std::vector<std::string>{
         bridge, "in", "--queue=" + b.get(), "--nats=" + server.url(),
@@ -490,21 +514,16 @@ TEST_P(InCrashTest, NextBridgeResumesAtThePosition) {
   EXPECT_GT(in_queue_at_crash, 0u);
 
   Child in(in_args(Bridge()), logs.path() + "/in.log");
-  uint64_t next_expected = 0, max_seq = 0, duplicates = 0;
+  uint64_t next_expected = 0;
+  SequenceCheck check;
   const absl::Time deadline = absl::Now() + kBound;
   while (next_expected < kCrashMessages) {
     ASSERT_LT(absl::Now(), deadline) << in.Log();
     std::vector<std::string> batch;
     (void)qb.ReceiveBatch(512, absl::Milliseconds(50), &batch);
     for (const std::string& m : batch) {
-      uint64_t seq;
       absl::string_view payload;
-      ASSERT_TRUE(bridge::SplitSequencePrefix(m, &seq, &payload));
-      if (seq <= max_seq) {
-        ++duplicates;
-        continue;
-      }
-      max_seq = seq;
+      if (!check.IsNew(m, &payload)) continue;
       ASSERT_EQ(payload, absl::StrCat("m", next_expected));
       ++next_expected;
     }
@@ -514,9 +533,9 @@ TEST_P(InCrashTest, NextBridgeResumesAtThePosition) {
   std::string extra;
   EXPECT_FALSE(qb.TryReceive(&extra).ok()) << "a message after the last";
   if (site == "in-sent") {
-    EXPECT_GT(duplicates, 0u) << "the unrecorded batch was not delivered again";
+    EXPECT_GT(check.duplicates(), 0u) << "the unrecorded batch was not delivered again";
   } else {
-    EXPECT_EQ(duplicates, 0u);
+    EXPECT_EQ(check.duplicates(), 0u);
   }
 }
 
@@ -528,6 +547,32 @@ INSTANTIATE_TEST_SUITE_P(Sites, InCrashTest,
                          });
 
 // --- Clean shutdown -------------------------------------------------------------
+
+// True once every thread of `pid` is stopped (state 'T' in /proc), bounded.
+bool AwaitStopped(pid_t pid) {
+  const absl::Time deadline = absl::Now() + kBound;
+  while (absl::Now() < deadline) {
+    bool all_stopped = true, any = false;
+    const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+    if (DIR* dir = opendir(tasks.c_str())) {
+      while (dirent* e = readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream stat(absl::StrCat(tasks, "/", e->d_name, "/stat"));
+        std::string line;
+        std::getline(stat, line);
+        // "pid (comm) S ...": the state follows the last ')'.
+        const size_t paren = line.rfind(')');
+        if (paren == std::string::npos || paren + 2 >= line.size()) continue;
+        any = true;
+        all_stopped = all_stopped && (line[paren + 2] == 'T' || line[paren + 2] == 't');
+      }
+      closedir(dir);
+    }
+    if (any && all_stopped) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
 
 // SIGTERM with publishes in flight and a server that does not answer (it is
 // SIGSTOPped): `out` waits for the acks (--ack_timeout), takes nothing that
@@ -544,6 +589,8 @@ TEST(BridgeShutdownTest, SigtermTakesNothingUnacknowledged) {
   Child out(args, logs.path() + "/out.log");
   ASSERT_TRUE(out.AwaitLog("ringbuf-bridge out: forwarding", kBound)) << out.Log();
   ASSERT_EQ(kill(server.pid(), SIGSTOP), 0);
+  // kill() returns before the target has stopped: wait until it has.
+  ASSERT_TRUE(AwaitStopped(server.pid())) << "nats-server did not stop";
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(q.Send(absl::StrCat("m", i)).ok());
   // Published (in flight), as its stats say.
   const absl::Time deadline = absl::Now() + kBound;
@@ -557,10 +604,7 @@ TEST(BridgeShutdownTest, SigtermTakesNothingUnacknowledged) {
   EXPECT_NE(out.Log().find("\"acked\":0,"), std::string::npos) << out.Log();
   ASSERT_EQ(kill(server.pid(), SIGCONT), 0);
 
-  Child again(OutArgs(Bridge(), a, server.url()), logs.path() + "/again.log");
-  ASSERT_TRUE(AwaitEmpty(q)) << again.Log();
-  ASSERT_TRUE(again.AwaitLog("ringbuf-bridge out: forwarding", kBound));
-  EXPECT_EQ(again.Terminate(kBound), 0) << again.Log();
+  DrainWithOut(q, a, server.url(), logs.path() + "/again.log");
   absl::StatusOr<uint64_t> n = StreamMessages(server.url(), "C");
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 50u);
