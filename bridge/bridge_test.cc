@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
