@@ -547,6 +547,17 @@ INSTANTIATE_TEST_SUITE_P(Sites, InCrashTest,
 
 // --- Clean shutdown -------------------------------------------------------------
 
+// The value of `field` in the last stats line of `log`, or -1.
+int64_t LastStat(const std::string& log, const std::string& field) {
+  const size_t at = log.rfind("\"" + field + "\":");
+  int64_t value = -1;
+  if (at == std::string::npos) return value;
+  const size_t start = at + field.size() + 3;
+  const size_t end = log.find_first_of(",}", start);
+  if (!absl::SimpleAtoi(log.substr(start, end - start), &value)) return -1;
+  return value;
+}
+
 // True once every thread of `pid` is stopped (state 'T' in /proc), bounded.
 bool AwaitStopped(pid_t pid) {
   const absl::Time deadline = absl::Now() + kBound;
@@ -590,10 +601,14 @@ TEST(BridgeShutdownTest, SigtermTakesNothingUnacknowledged) {
   ASSERT_EQ(kill(server.pid(), SIGSTOP), 0);
   // kill() returns before the target has stopped: wait until it has.
   ASSERT_TRUE(AwaitStopped(server.pid())) << "nats-server did not stop";
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(q.Send(absl::StrCat("m", i)).ok());
-  // Published (in flight), as its stats say.
+  std::vector<std::string> messages;
+  for (int i = 0; i < 50; ++i) messages.push_back(absl::StrCat("m", i));
+  std::vector<absl::string_view> views(messages.begin(), messages.end());
+  size_t sent = 0;
+  ASSERT_TRUE(q.SendBatch(views, kBound, &sent).ok());
+  // All published (in flight, perhaps more than once), as its stats say.
   const absl::Time deadline = absl::Now() + kBound;
-  while (out.Log().find("\"forwarded\":50,") == std::string::npos) {
+  while (LastStat(out.Log(), "forwarded") < 50) {
     ASSERT_LT(absl::Now(), deadline) << out.Log();
     out.Kill(SIGUSR1);
     absl::SleepFor(absl::Milliseconds(50));
