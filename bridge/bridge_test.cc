@@ -209,7 +209,7 @@ class Rig {
   // Takes what queue B has now and checks it; false on a violation.
   bool Consume(absl::Duration wait) {
     std::vector<std::string> batch;
-    absl::Status s = qb_.ReceiveBatch(1024, wait, &batch);
+    absl::Status s = qb_.ReceiveBatch(256, wait, &batch);
     if (!s.ok() && !absl::IsDeadlineExceeded(s)) {
       ADD_FAILURE() << s;
       return false;
@@ -286,9 +286,12 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
   std::vector<uint64_t> kill_points;
   std::mt19937 rng(std::random_device{}());
   for (int k = 0; k < faults.bridge_kills; ++k) {
-    kill_points.push_back(rng() % (rig.expected() * 9 / 10));
+    kill_points.push_back(rng() % (rig.expected() * 6 / 10));
   }
   std::sort(kill_points.begin(), kill_points.end());
+  // Progress required between two kills: all of them fit in the run.
+  const uint64_t kill_spacing = std::min<uint64_t>(
+      256, rig.expected() / (4 * static_cast<uint64_t>(faults.bridge_kills) + 1));
 
   const absl::Time deadline = absl::Now() + kEndToEndBound;
   int kills = 0;
@@ -318,7 +321,7 @@ void RunEndToEnd(std::vector<std::unique_ptr<NatsServer>>& servers, int producer
     // Each kill waits for progress since the last (the restarted bridges
     // have been forwarding), then strikes after a random delay.
     if (kills < faults.bridge_kills && rig.received() >= kill_points[kills] &&
-        rig.received() >= received_at_last_kill + 256) {
+        rig.received() >= received_at_last_kill + kill_spacing) {
       received_at_last_kill = rig.received();
       absl::SleepFor(absl::Milliseconds(rng() % 30));
       ++kills;
