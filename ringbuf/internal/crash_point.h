@@ -23,6 +23,7 @@ enum class CrashSite {
   kReceiveUnlocked,     // producers woken, lock released, not yet returned
   kRepairing,           // repairing after a dead owner, lock not yet consistent
   kWaking,              // in Post: sleepers bit cleared, FUTEX_WAKE not yet made
+  kPeekBatchHeld,       // PeekBatch returning with the receive lock held, nothing taken
 };
 
 #ifdef RINGBUF_CRASH_POINTS
