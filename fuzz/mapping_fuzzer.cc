@@ -2,8 +2,8 @@
 //
 // Property: whatever bytes the shared-memory object holds, Queue::Open and
 // every bounded call on the queue (GetStats, TrySend, TryReceive, SendFor,
-// ReceiveFor, SendBatch, ReceiveInto, ReceiveBatch, Reserve/Commit and
-// Peek/Release, all with tiny timeouts) return, within their timeout plus
+// ReceiveFor, SendBatch, ReceiveInto, ReceiveBatch, Reserve/Commit,
+// Peek/Release and PeekBatch/Release(k), all with tiny timeouts) return, within their timeout plus
 // slack, a status from the call's documented list; nothing crashes or
 // touches memory outside the mapping (ASan), and a message handed back never
 // exceeds the handle's slot_size. A violation aborts, so libFuzzer keeps the
@@ -223,7 +223,8 @@ class Prober {
   // Runs the operation `opcode` selects, reading its arguments from `in`.
   //   0 GetStats       1 TrySend        2 TryReceive      3 SendFor
   //   4 ReceiveFor     5 Open another   6 SendBatch       7 ReceiveInto
-  //   8 ReceiveBatch   9 Reserve+Commit 10 Peek+Release   11 Shutdown
+  //   8 ReceiveBatch   9 Reserve+Commit 10 Peek or PeekBatch, +Release
+  //  11 Shutdown
   void Run(uint8_t opcode, Reader& in) {
     switch (opcode % 12) {
       case 0:
@@ -272,8 +273,12 @@ class Prober {
         break;
       }
       case 10: {
-        const bool release = in.U8() & 1;
-        PeekAndRelease(release, TinyTimeout(in.U8()));
+        const uint8_t how = in.U8();
+        if (how & 2) {
+          PeekBatchAndRelease(how >> 2, TinyTimeout(in.U8()));
+        } else {
+          PeekAndRelease(how & 1, TinyTimeout(in.U8()));
+        }
         break;
       }
       case 11:
@@ -297,6 +302,7 @@ class Prober {
     ReceiveBatch(3, absl::ZeroDuration());
     ReserveAndCommit(4, absl::ZeroDuration());
     PeekAndRelease(true, absl::ZeroDuration());
+    PeekBatchAndRelease(3 + 5 * 2, absl::ZeroDuration());  // up to 3, take 2
     TrySend(MessageOfSize(q_->slot_size() + 1), 0);
     TrySend(MessageOfSize(1), q_->priorities());
     Stats();
@@ -571,6 +577,41 @@ class Prober {
       if (absl::Status s = p->Release(); !s.ok()) {
         Fail(absl::StrCat("Release: ", s.ToString()));
       }
+    }
+  }
+
+  // PeekBatch of 0..4 messages (`how` % 5), reads every byte of each, then
+  // releases some prefix of them (or none).
+  void PeekBatchAndRelease(uint8_t how, absl::Duration timeout) {
+    const size_t max = how % 5;
+    std::optional<Queue::PeekedBatch> b;
+    (void)Checked("PeekBatch", timeout,
+                  max == 0 ? std::initializer_list<Code>{Code::kInvalidArgument}
+                  : q_->priorities() > 1
+                      // Ring indexes name messages of one priority only.
+                      ? std::initializer_list<Code>{Code::kFailedPrecondition}
+                      : std::initializer_list<Code>{Code::kOk,
+                                                    Code::kDeadlineExceeded,
+                                                    Code::kDataLoss},
+                  [&] {
+                    absl::StatusOr<Queue::PeekedBatch> got =
+                        q_->PeekBatch(max, timeout);
+                    if (got.ok()) b.emplace(*std::move(got));
+                    return got.status();
+                  });
+    if (!b) return;
+    if (b->size() == 0 || b->size() > max) {
+      Fail(absl::StrCat("PeekBatch(", max, ") showed ", b->size(), " messages"));
+    }
+    uint8_t sum = 0;
+    for (size_t i = 0; i < b->size(); ++i) {
+      CheckFits("PeekBatch", b->data(i).size());
+      for (char c : b->data(i)) sum = static_cast<uint8_t>(sum + c);
+    }
+    read_sink_ = sum;  // every byte of every view was read
+    const size_t take = (how / 5) % (b->size() + 1);
+    if (absl::Status s = b->Release(take); !s.ok()) {
+      Fail(absl::StrCat("PeekedBatch::Release(", take, "): ", s.ToString()));
     }
   }
 

@@ -821,6 +821,100 @@ absl::Status Queue::Peeked::Release() {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------
+// Forwarding: PeekBatch and the incarnation (see queue.h).
+
+uint64_t Queue::incarnation() const {
+  if (header_ == nullptr) return 0;
+  // Written by the creator before the name was linked; read-only since.
+  return static_cast<const volatile Header*>(header_)->incarnation;
+}
+
+absl::StatusOr<Queue::PeekedBatch> Queue::PeekBatch(size_t max_messages,
+                                                    absl::Duration timeout) {
+  if (max_messages == 0) {
+    return absl::InvalidArgumentError(
+        QueueMessage(name_, "PeekBatch of 0 messages"));
+  }
+  // Ring indexes name messages only in a queue of one priority: with
+  // several, each level numbers its own.
+  if (priorities_ != 1) {
+    return absl::FailedPreconditionError(QueueMessage(
+        name_, absl::StrCat("PeekBatch needs a queue of one priority; this "
+                            "one has ", priorities_)));
+  }
+  uint32_t level;
+  uint64_t head, available;
+  if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
+                                       &level, &head, &available);
+      !s.ok()) {
+    return s;
+  }
+  const uint64_t n = std::min<uint64_t>(available, max_messages);
+  std::vector<absl::string_view> data;
+  try {
+    data.reserve(n);
+  } catch (...) {
+    AbandonReceive();  // never keep the lock
+    throw;
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    absl::StatusOr<absl::string_view> payload = Payload(level, head + i);
+    if (!payload.ok()) {
+      if (i > 0) break;  // reported by the next PeekBatch, at the head
+      PublishHead(level, head, 1);  // dropped, as in Receive
+      return payload.status();
+    }
+    data.push_back(*payload);
+  }
+  // The batch is held with progress kCopying and copying_index == head, as a
+  // Peek is: a holder that dies leaves head unmoved, so its repairer keeps
+  // every message of the batch in the queue.
+  RINGBUF_CRASH_POINT(kPeekBatchHeld);
+  return PeekedBatch(this, head, std::move(data));
+}
+
+Queue::PeekedBatch::PeekedBatch(PeekedBatch&& other) noexcept
+    : queue_(std::exchange(other.queue_, nullptr)),
+      first_index_(other.first_index_),
+      data_(std::move(other.data_)) {}
+
+Queue::PeekedBatch& Queue::PeekedBatch::operator=(
+    PeekedBatch&& other) noexcept {
+  if (this != &other) {
+    if (queue_ != nullptr) queue_->AbandonReceive();
+    queue_ = std::exchange(other.queue_, nullptr);
+    first_index_ = other.first_index_;
+    data_ = std::move(other.data_);
+  }
+  return *this;
+}
+
+Queue::PeekedBatch::~PeekedBatch() {
+  if (queue_ != nullptr) queue_->AbandonReceive();
+}
+
+absl::Status Queue::PeekedBatch::Release(size_t count) {
+  if (queue_ == nullptr) {
+    return absl::FailedPreconditionError("batch already released or dropped");
+  }
+  if (count > data_.size()) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue_->name_, absl::StrCat("release of ", count,
+                                    " messages from a batch of ", data_.size())));
+  }
+  Queue* queue = std::exchange(queue_, nullptr);
+  data_.clear();
+  if (count == 0) {
+    queue->AbandonReceive();
+  } else {
+    queue->PublishHead(0, first_index_, count);  // one priority (PeekBatch)
+  }
+  return absl::OkStatus();
+}
+
+// --- end of the forwarding block.
+
 Stats Queue::GetStats() const {
   Stats stats;
   if (header_ == nullptr) return stats;

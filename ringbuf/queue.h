@@ -84,6 +84,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -302,6 +303,38 @@ class Queue {
   // Options::priorities of the queue: valid priorities are 0..priorities()-1.
   uint32_t priorities() const { return priorities_; }
 
+  // ---------------------------------------------------------------------------
+  // Forwarding: a batch peek with ring indexes and the queue's incarnation,
+  // for a consumer that hands messages on to another system and takes them
+  // only once that system has them (ringbuf-bridge).
+
+  // A random 64-bit number drawn by the creator of this queue: a queue that is
+  // removed and created again under the same name has another one (equal
+  // with probability 2^-64). With a message's ring index (below) it names
+  // that message for its whole life, in any process, across restarts.
+  uint64_t incarnation() const;
+
+  // Waits up to `timeout` for at least one message, then shows up to
+  // `max_messages` of the oldest in place, each with its ring index (the
+  // number of messages committed to this queue before it; consecutive). The
+  // receive lock is held until the batch is released or dropped (on the same
+  // thread), so every other consumer of this queue waits that long: this is
+  // for a queue's single forwarding consumer. PeekedBatch::Release(k) takes
+  // the first k; dropping the batch takes none. A process that dies holding
+  // a batch takes none either: every message of it stays in the queue and
+  // the next consumer repairs the lock.
+  //   InvalidArgument: max_messages is 0.
+  //   FailedPrecondition: the queue has several priorities (each numbers
+  //     its own messages, so a ring index would not name one).
+  //   DataLoss: as Receive, the oldest message's length word is corrupt and
+  //     it was dropped. A corrupt message later on ends the batch before it
+  //     (the next PeekBatch reports it).
+  //   Otherwise the codes of ReceiveFor.
+  class PeekedBatch;
+  absl::StatusOr<PeekedBatch> PeekBatch(size_t max_messages,
+                                        absl::Duration timeout);
+  // --- end of the forwarding block.
+
  private:
   friend class QueueNotifier;
   enum class Mode { kBlock, kTry };
@@ -435,6 +468,36 @@ class Queue::Peeked {
   uint32_t level_;
   uint64_t head_;
   absl::string_view data_;
+};
+
+// Messages seen in place (Queue::PeekBatch), oldest first. Move-only;
+// dropping it without Release() leaves every message in the queue.
+class Queue::PeekedBatch {
+ public:
+  PeekedBatch(PeekedBatch&& other) noexcept;
+  PeekedBatch& operator=(PeekedBatch&& other) noexcept;
+  ~PeekedBatch();
+
+  size_t size() const { return data_.size(); }
+  // The ring index of message i: first_index() + i.
+  uint64_t first_index() const { return first_index_; }
+  // Message i's bytes, in the shared mapping; valid until Release() or drop.
+  absl::string_view data(size_t i) const { return data_[i]; }
+
+  // Takes the first `count` messages (0..size()) and drops the batch: the
+  // rest stay at the head of the queue, in order.
+  //   InvalidArgument: count > size(); nothing is taken, the batch is held.
+  //   FailedPrecondition: already released or dropped.
+  absl::Status Release(size_t count);
+
+ private:
+  friend class Queue;
+  PeekedBatch(Queue* queue, uint64_t first_index,
+              std::vector<absl::string_view> data)
+      : queue_(queue), first_index_(first_index), data_(std::move(data)) {}
+  Queue* queue_;
+  uint64_t first_index_;
+  std::vector<absl::string_view> data_;
 };
 
 }  // namespace ringbuf

@@ -376,6 +376,19 @@ TEST(PriorityTest, ConcurrentMixedPrioritiesExactlyOnceAndOrdered) {
   EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable);
 }
 
+// PeekBatch names messages by ring index, which only a queue of one priority
+// has: refused on more, with nothing taken.
+TEST(PriorityTest, PeekBatchNeedsOnePriority) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name, 2);
+  ASSERT_TRUE(q.Send("kept", 1).ok());
+  absl::StatusOr<Queue::PeekedBatch> batch = q.PeekBatch(4, kBound);
+  ASSERT_EQ(batch.status().code(), absl::StatusCode::kFailedPrecondition)
+      << batch.status();
+  EXPECT_NE(batch.status().message().find(name.get()), std::string::npos);
+  EXPECT_EQ(MustReceive(q).message, "kept");
+}
+
 // The 1-level queue keeps today's layout: no level indexes, one ring.
 TEST(PriorityTest, OneLevelHasNoLevelIndexes) {
   EXPECT_EQ(internal::LevelIndexBytes(1), 0u);

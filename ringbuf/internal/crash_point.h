@@ -23,6 +23,7 @@ enum class CrashSite {
   kReceiveUnlocked,     // producers woken, lock released, not yet returned
   kRepairing,           // repairing after a dead owner, lock not yet consistent
   kWaking,              // in Post: sleepers bit cleared, FUTEX_WAKE not yet made
+  kPeekBatchHeld,       // PeekBatch returning with the receive lock held, nothing taken
   // Only in a queue of several priorities (internal/priority_levels.h); the
   // sites above hold there too, for the level being sent or received.
   kSendCounted,         // tail advanced, the level tail not yet: nothing published

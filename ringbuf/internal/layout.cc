@@ -1,5 +1,8 @@
 #include "ringbuf/internal/layout.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <new>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +61,10 @@ absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
   h->capacity = capacity;
   h->slot_stride = SlotStride(slot_size);
   h->mapping_size = size;
+  if (getrandom(&h->incarnation, sizeof(h->incarnation), 0) !=
+      static_cast<ssize_t>(sizeof(h->incarnation))) {
+    return ErrnoStatus(errno, "getrandom (the incarnation)", queue);
+  }
   h->priorities = priorities;
   if (absl::Status s = h->send.mutex.Init(queue); !s.ok()) return s;
   if (absl::Status s = h->recv.mutex.Init(queue); !s.ok()) return s;

@@ -5,7 +5,8 @@
 // The mapping, in address order (the object starts page-aligned):
 //
 //   offset 0            Header, kHeaderSize bytes, in 64-byte cache lines:
-//     line 0              identity and geometry     set once by the creator
+//     line 0              identity, geometry,       set once by the creator
+//                         incarnation, priorities
 //     lines 1..           send side: send lock      guarded by itself
 //     next line           tail + its sleepers       tail written under send lock
 //     next lines          receive side: recv lock   guarded by itself
@@ -76,12 +77,14 @@ inline constexpr size_t kCacheLine = 64;
 // whose first word is anything else is half-built or foreign.
 inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 // Bumped on any change to this file's structs or their meaning that a
-// process of the previous version could not live with. (Version 1 had
-// zeroed reserved words where the spin hints holder_cpu and poster_cpu now
-// are: 0 means "unknown", which old processes leave and new ones accept, so
-// those did not bump it.)
-// 2: line 0 gained `priorities` (and SideLock `copying_level`).
-inline constexpr uint32_t kLayoutVersion = 2;
+// process of the previous version could not live with.
+//   2: line 0 gained `incarnation` (a queue's identity across re-creation).
+//   3: line 0 gained `priorities` and SideLock `copying_level` (message
+//      priorities, priority_levels.h).
+// (The spin hints holder_cpu and poster_cpu live in words version 1 left
+// zeroed: 0 means "unknown", which old processes leave and new ones accept,
+// so they needed no bump of their own.)
+inline constexpr uint32_t kLayoutVersion = 3;
 
 // What a side's lock owner was doing; read only by the repairer after the
 // owner died. See the recovery protocol above.
@@ -141,6 +144,10 @@ struct Header {
   uint64_t capacity;            // number of slots
   uint64_t slot_stride;         // bytes from one slot to the next
   uint64_t mapping_size;        // bytes of the whole object
+  // A random number drawn by the creator: a queue removed and created again
+  // under the same name gets another one. It names the queue's messages
+  // (with their ring indexes) for forwarders such as ringbuf-bridge.
+  uint64_t incarnation;
   uint32_t priorities;          // levels, 1..kMaxPriorities (priority_levels.h)
 
   // --- Producers.
@@ -171,6 +178,12 @@ static_assert(offsetof(Header, send) % kCacheLine == 0 &&
                   offsetof(Header, head) % kCacheLine == 0,
               "each side's hot words get their own cache lines (no false sharing)");
 static_assert(sizeof(IndexLine) == kCacheLine, "one line per index");
+static_assert(offsetof(Header, incarnation) == 40 &&
+                  offsetof(Header, incarnation) + sizeof(uint64_t) <= kCacheLine,
+              "the incarnation lives in line 0, with the rest of the identity");
+static_assert(offsetof(Header, priorities) + sizeof(uint32_t) <= kCacheLine,
+              "the priority count lives in line 0, with the rest of the "
+              "identity");
 static_assert(offsetof(Header, send) == 64 && offsetof(Header, tail) == 192 &&
                   offsetof(Header, recv) == 256 &&
                   offsetof(Header, head) == 384 && kHeaderSize == 448,
