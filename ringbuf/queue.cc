@@ -223,8 +223,7 @@ absl::Status Queue::CheckUsable() const {
   return absl::OkStatus();
 }
 
-absl::Status Queue::CheckPriority(uint32_t priority) const {
-  if (priority < priorities_) return absl::OkStatus();
+absl::Status Queue::PriorityOutOfRange(uint32_t priority) const {
   return absl::InvalidArgumentError(QueueMessage(
       name_, absl::StrCat("priority ", priority, " is out of range: the queue has ",
                           priorities_, priorities_ == 1 ? " priority (0)"
@@ -319,12 +318,7 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
     // orders it before Post's load of the sleepers word.
     h.tail.index.store(tail + n, std::memory_order_seq_cst);
   } else {
-    // Count, then commit: the level tail is what consumers acquire
-    // (internal/priority_levels.h).
-    h.tail.index.store(h.tail.index.load(std::memory_order_relaxed) + n,
-                       std::memory_order_seq_cst);
-    RINGBUF_CRASH_POINT(kSendCounted);
-    level_tails_[level].store(tail + n, std::memory_order_seq_cst);
+    levels().PublishSend(h.tail, level, tail, n);  // out of the hot path
   }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
@@ -364,7 +358,7 @@ absl::Status Queue::SendImpl(absl::Span<const absl::string_view> messages,
                              Mode mode, size_t* sent) {
   *sent = 0;
   if (header_ == nullptr) return MovedFrom();
-  if (absl::Status s = CheckPriority(priority); !s.ok()) return s;
+  if (priority >= priorities_) return PriorityOutOfRange(priority);
   for (absl::string_view m : messages) {
     if (m.size() > slot_size_) {
       return absl::InvalidArgumentError(QueueMessage(
@@ -442,7 +436,7 @@ absl::StatusOr<Queue::Reservation> Queue::Reserve(absl::Duration timeout) {
 absl::StatusOr<Queue::Reservation> Queue::Reserve(uint32_t priority,
                                                   absl::Duration timeout) {
   if (header_ != nullptr) {
-    if (absl::Status s = CheckPriority(priority); !s.ok()) return s;
+    if (priority >= priorities_) return PriorityOutOfRange(priority);
   }
   uint64_t tail, free;
   if (absl::Status s = AcquireSpace(Deadline::After(timeout), Mode::kBlock, 1,
@@ -590,11 +584,7 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
     // sleepers word.
     h.head.index.store(head + n, std::memory_order_seq_cst);
   } else {
-    // Take from the level, then count (internal/priority_levels.h).
-    level_heads_[level].store(head + n, std::memory_order_seq_cst);
-    RINGBUF_CRASH_POINT(kReceiveLevelTaken);
-    h.head.index.store(h.head.index.load(std::memory_order_relaxed) + n,
-                       std::memory_order_seq_cst);
+    levels().PublishReceive(h.head, level, head, n);  // out of the hot path
   }
   RINGBUF_CRASH_POINT(kReceiveTaken);
   // Wake producers before unlocking (see PublishTail).

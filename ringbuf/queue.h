@@ -388,7 +388,8 @@ class Queue {
   absl::StatusOr<absl::string_view> Payload(uint32_t level,
                                             uint64_t head) const;
   absl::Status CheckUsable() const;
-  absl::Status CheckPriority(uint32_t priority) const;
+  // InvalidArgument for a priority >= priorities_.
+  absl::Status PriorityOutOfRange(uint32_t priority) const;
   absl::Status Corrupt(uint64_t head, uint64_t tail) const;
   char* Slot(uint32_t level, uint64_t index) const;
   internal::Levels levels() const;

@@ -1,5 +1,7 @@
 #include "ringbuf/internal/priority_levels.h"
 
+#include "ringbuf/internal/crash_point.h"
+
 namespace ringbuf {
 namespace internal {
 namespace {
@@ -49,6 +51,25 @@ bool Levels::AnyMessage() const {
     }
   }
   return false;
+}
+
+void Levels::PublishSend(IndexLine& tail_line, uint32_t level,
+                         uint64_t level_tail, uint64_t n) const {
+  // Count, then commit: the level tail is what consumers acquire (seq_cst:
+  // also before the wake-up's load of the sleepers word).
+  tail_line.index.store(tail_line.index.load(std::memory_order_relaxed) + n,
+                        std::memory_order_seq_cst);
+  RINGBUF_CRASH_POINT(kSendCounted);
+  tail[level].store(level_tail + n, std::memory_order_seq_cst);
+}
+
+void Levels::PublishReceive(IndexLine& head_line, uint32_t level,
+                            uint64_t level_head, uint64_t n) const {
+  // Take from the level, then count.
+  head[level].store(level_head + n, std::memory_order_seq_cst);
+  RINGBUF_CRASH_POINT(kReceiveLevelTaken);
+  head_line.index.store(head_line.index.load(std::memory_order_relaxed) + n,
+                        std::memory_order_seq_cst);
 }
 
 }  // namespace internal

@@ -72,6 +72,17 @@ struct Levels {
   // Whether any level holds a message, reading each level tail seq_cst (the
   // consumers' wait condition, see the file comment).
   bool AnyMessage() const;
+
+  // The two stores of a send (send lock held): n more messages counted in
+  // `tail`, then published at `level`, whose tail was `level_tail`; crash
+  // site kSendCounted between.
+  void PublishSend(IndexLine& tail, uint32_t level, uint64_t level_tail,
+                   uint64_t n) const;
+  // The two stores of a receive (receive lock held): n messages taken at
+  // `level`, whose head was `level_head`, then counted in `head`; crash
+  // site kReceiveLevelTaken between.
+  void PublishReceive(IndexLine& head, uint32_t level, uint64_t level_head,
+                      uint64_t n) const;
 };
 
 }  // namespace internal
