@@ -21,7 +21,7 @@ struct Options {
   mode_t mode = 0600;
   // Number of message priorities, 0 (lowest) .. priorities-1 (highest).
   // 1 <= priorities <= kMaxPriorities. 1 (the default) is a plain FIFO queue,
-  // with today's layout and code path. With more, every receive takes the
+  // with the plain queue's layout and steps. With more, every receive takes the
   // oldest message of the highest non-empty priority. The capacity is shared
   // by all priorities (as in POSIX mq and Boost.Interprocess): the queue holds
   // `capacity` messages in all, and a full queue blocks senders of every

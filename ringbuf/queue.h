@@ -25,7 +25,9 @@
 // at any priority, a producer once for any free slot. The cost: each
 // priority has its own ring of capacity() slots, so the mapping grows with
 // the number of priorities, and a receive reads every level's index (one
-// cache line per 8 levels). A 1-level queue runs today's code path.
+// cache line per 8 levels). A 1-level queue keeps the plain queue's layout
+// and steps; the priority support costs it a few branches (measured: about
+// 5% more instructions per uncontended send and receive).
 //
 // Guarantees.
 //   * FIFO: messages of one priority are received in the order their sends
