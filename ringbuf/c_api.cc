@@ -192,6 +192,76 @@ int ReceiveAt(const char* function, ringbuf_queue* q, void* buf, size_t cap,
   });
 }
 
+// ringbuf_send_batch and ringbuf_send_batch_priority.
+int SendBatchAt(const char* function, ringbuf_queue* q,
+                const ringbuf_message* messages, size_t count,
+                uint32_t priority, size_t* sent, int64_t timeout_ns) noexcept {
+  if (sent != nullptr) *sent = 0;
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) return NullArgument("ringbuf_send_batch: queue is NULL");
+    if (sent == nullptr) return NullArgument("ringbuf_send_batch: sent is NULL");
+    if (messages == nullptr && count > 0) {
+      return NullArgument(
+          "ringbuf_send_batch: messages is NULL but count is not 0");
+    }
+    std::vector<absl::string_view> views;
+    views.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const ringbuf_message& m = messages[i];
+      if (m.data == nullptr && m.len > 0) {
+        return Fail(RINGBUF_INVALID_ARGUMENT,
+                    absl::StrCat("ringbuf_send_batch: messages[", i,
+                                 "].data is NULL but its len is not 0"));
+      }
+      views.emplace_back(m.len == 0 ? "" : static_cast<const char*>(m.data),
+                         m.len);
+    }
+    return FromTimed(
+        q->queue.SendBatch(views, priority, Timeout(timeout_ns), sent),
+        timeout_ns);
+  });
+}
+
+// ringbuf_receive_batch and ringbuf_receive_batch_priority.
+int ReceiveBatchAt(const char* function, ringbuf_queue* q, void* buf,
+                   size_t cap, size_t* lens, size_t max_messages,
+                   size_t* count, uint32_t* priority,
+                   int64_t timeout_ns) noexcept {
+  if (count != nullptr) *count = 0;
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) {
+      return NullArgument("ringbuf_receive_batch: queue is NULL");
+    }
+    if (buf == nullptr || lens == nullptr || count == nullptr) {
+      return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
+    }
+    if (max_messages == 0) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  "ringbuf_receive_batch: max_messages is 0");
+    }
+    const size_t slot_size = q->queue.slot_size();
+    if (cap < slot_size) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  absl::StrCat("ringbuf_receive_batch: queue '",
+                               q->queue.name(), "': cap ", cap,
+                               " is below the slot size ", slot_size));
+    }
+    std::vector<std::string> taken;
+    const absl::Status status = q->queue.ReceiveBatch(
+        std::min(max_messages, cap / slot_size), Timeout(timeout_ns), &taken,
+        priority);
+    // Each message is at most slot_size bytes and at most cap / slot_size
+    // were asked for, so they all fit.
+    char* at = static_cast<char*>(buf);
+    for (const std::string& m : taken) {
+      std::memcpy(at, m.data(), m.size());
+      at += m.size();
+      lens[(*count)++] = m.size();
+    }
+    return FromTimed(status, timeout_ns);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -285,66 +355,31 @@ void ringbuf_shutdown(ringbuf_queue* q) noexcept {
 int ringbuf_send_batch(ringbuf_queue* q, const ringbuf_message* messages,
                        size_t count, size_t* sent,
                        int64_t timeout_ns) noexcept {
-  if (sent != nullptr) *sent = 0;
-  return Guard("ringbuf_send_batch", [&]() -> int {
-    if (q == nullptr) return NullArgument("ringbuf_send_batch: queue is NULL");
-    if (sent == nullptr) return NullArgument("ringbuf_send_batch: sent is NULL");
-    if (messages == nullptr && count > 0) {
-      return NullArgument(
-          "ringbuf_send_batch: messages is NULL but count is not 0");
-    }
-    std::vector<absl::string_view> views;
-    views.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      const ringbuf_message& m = messages[i];
-      if (m.data == nullptr && m.len > 0) {
-        return Fail(RINGBUF_INVALID_ARGUMENT,
-                    absl::StrCat("ringbuf_send_batch: messages[", i,
-                                 "].data is NULL but its len is not 0"));
-      }
-      views.emplace_back(m.len == 0 ? "" : static_cast<const char*>(m.data),
-                         m.len);
-    }
-    return FromTimed(q->queue.SendBatch(views, Timeout(timeout_ns), sent),
+  return SendBatchAt("ringbuf_send_batch", q, messages, count, 0, sent,
                      timeout_ns);
-  });
+}
+
+int ringbuf_send_batch_priority(ringbuf_queue* q,
+                                const ringbuf_message* messages, size_t count,
+                                uint32_t priority, size_t* sent,
+                                int64_t timeout_ns) noexcept {
+  return SendBatchAt("ringbuf_send_batch_priority", q, messages, count,
+                     priority, sent, timeout_ns);
 }
 
 int ringbuf_receive_batch(ringbuf_queue* q, void* buf, size_t cap,
                           size_t* lens, size_t max_messages, size_t* count,
                           int64_t timeout_ns) noexcept {
-  if (count != nullptr) *count = 0;
-  return Guard("ringbuf_receive_batch", [&]() -> int {
-    if (q == nullptr) {
-      return NullArgument("ringbuf_receive_batch: queue is NULL");
-    }
-    if (buf == nullptr || lens == nullptr || count == nullptr) {
-      return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
-    }
-    if (max_messages == 0) {
-      return Fail(RINGBUF_INVALID_ARGUMENT,
-                  "ringbuf_receive_batch: max_messages is 0");
-    }
-    const size_t slot_size = q->queue.slot_size();
-    if (cap < slot_size) {
-      return Fail(RINGBUF_INVALID_ARGUMENT,
-                  absl::StrCat("ringbuf_receive_batch: queue '",
-                               q->queue.name(), "': cap ", cap,
-                               " is below the slot size ", slot_size));
-    }
-    std::vector<std::string> taken;
-    const absl::Status status = q->queue.ReceiveBatch(
-        std::min(max_messages, cap / slot_size), Timeout(timeout_ns), &taken);
-    // Each message is at most slot_size bytes and at most cap / slot_size
-    // were asked for, so they all fit.
-    char* at = static_cast<char*>(buf);
-    for (const std::string& m : taken) {
-      std::memcpy(at, m.data(), m.size());
-      at += m.size();
-      lens[(*count)++] = m.size();
-    }
-    return FromTimed(status, timeout_ns);
-  });
+  return ReceiveBatchAt("ringbuf_receive_batch", q, buf, cap, lens,
+                        max_messages, count, nullptr, timeout_ns);
+}
+
+int ringbuf_receive_batch_priority(ringbuf_queue* q, void* buf, size_t cap,
+                                   size_t* lens, size_t max_messages,
+                                   size_t* count, uint32_t* priority,
+                                   int64_t timeout_ns) noexcept {
+  return ReceiveBatchAt("ringbuf_receive_batch_priority", q, buf, cap, lens,
+                        max_messages, count, priority, timeout_ns);
 }
 
 int ringbuf_reserve(ringbuf_queue* q, int64_t timeout_ns,

@@ -507,6 +507,21 @@ int ringbuf_receive_priority(ringbuf_queue* q, void* buf, size_t cap,
                              size_t* len, uint32_t* priority,
                              int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
 
+/* As ringbuf_send_batch, every message at `priority`
+ * (RINGBUF_INVALID_ARGUMENT, nothing sent, if priority >=
+ * ringbuf_priorities(q)). */
+int ringbuf_send_batch_priority(ringbuf_queue* q,
+                                const ringbuf_message* messages, size_t count,
+                                uint32_t priority, size_t* sent,
+                                int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_receive_batch. The messages taken are all of one priority, the
+ * highest non-empty one, stored in *priority (if not NULL) on RINGBUF_OK. */
+int ringbuf_receive_batch_priority(ringbuf_queue* q, void* buf, size_t cap,
+                                   size_t* lens, size_t max_messages,
+                                   size_t* count, uint32_t* priority,
+                                   int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
 /* As ringbuf_reserve, for a message at `priority` (RINGBUF_INVALID_ARGUMENT
  * if priority >= ringbuf_priorities(q)). */
 int ringbuf_reserve_priority(ringbuf_queue* q, uint32_t priority,

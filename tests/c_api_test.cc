@@ -880,6 +880,32 @@ TEST(CApiTest, PrioritiesRoundTrip) {
   ASSERT_TRUE(cpp->TryReceive(&out, &priority).ok());
   EXPECT_EQ(priority, 0u);
 
+  // Batches: sent at one priority, received from the highest non-empty one.
+  const ringbuf_message low[] = {{"l0", 2}, {"l1", 2}};
+  const ringbuf_message high[] = {{"h0", 2}, {"h1", 2}};
+  size_t sent = 99;
+  EXPECT_EQ(ringbuf_send_batch_priority(h.get(), low, 2, 7, &sent, 0),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(sent, 0u);
+  ASSERT_EQ(ringbuf_send_batch_priority(h.get(), low, 2, 0, &sent, 0),
+            RINGBUF_OK);
+  ASSERT_EQ(ringbuf_send_batch_priority(h.get(), high, 2, 2, &sent, 0),
+            RINGBUF_OK);
+  char batch[4 * kSlotSize];
+  size_t lens[4];
+  size_t count = 0;
+  ASSERT_EQ(ringbuf_receive_batch_priority(h.get(), batch, sizeof batch, lens,
+                                           4, &count, &priority, 0),
+            RINGBUF_OK);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(std::string(batch, lens[0] + lens[1]), "h0h1");
+  EXPECT_EQ(priority, 2u);
+  ASSERT_EQ(ringbuf_receive_batch_priority(h.get(), batch, sizeof batch, lens,
+                                           4, &count, &priority, 0),
+            RINGBUF_OK);
+  EXPECT_EQ(std::string(batch, lens[0] + lens[1]), "l0l1");
+  EXPECT_EQ(priority, 0u);
+
   Handle bad;
   EXPECT_EQ(ringbuf_create_prioritized(name.get().c_str(), kCapacity,
                                        kSlotSize, 33, 0600, bad.out()),
