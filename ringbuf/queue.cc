@@ -23,9 +23,12 @@ using internal::SlotSemaphore;
 
 namespace {
 
-// The try-calls do not wait for space or messages, but they do wait this long
-// for the side lock, whose holder normally releases it after one copy.
-constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
+// Every call waits at least this long for a busy side lock, whatever its
+// timeout (the try-calls exactly this long): its holder normally releases it
+// after one copy, and a zero timeout must not mistake that for "empty" or
+// "full". A lock still busy then is Unavailable, never DeadlineExceeded
+// (queue.h).
+constexpr absl::Duration kLockWaitFloor = absl::Milliseconds(10);
 
 // OpenOrCreate retries while others create and remove the name under it.
 constexpr int kOpenOrCreateAttempts = 64;
@@ -165,13 +168,19 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   // Shutdown() also ends a wait for a lock held long (a Peek or a
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
   absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
-      name_, mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline,
+      name_,
+      mode == Mode::kTry ? Deadline::After(kLockWaitFloor)
+                         : deadline.NoSoonerThan(kLockWaitFloor),
       *shut_down_);
   if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
   if (!acquired.ok()) {
-    if (mode == Mode::kTry && absl::IsDeadlineExceeded(acquired.status())) {
+    if (absl::IsDeadlineExceeded(acquired.status())) {
+      // The queue was not seen: neither "empty" nor "full" may be claimed.
       return absl::UnavailableError(QueueMessage(
-          name_, "the queue lock was busy for longer than the try-call waits"));
+          name_, absl::StrCat("the ", &side == &header_->send ? "send" : "receive",
+                              " lock stayed busy (another process or thread "
+                              "holds it, e.g. a Peek or a Reserve); the queue "
+                              "was not looked at")));
     }
     return acquired.status();
   }
@@ -470,18 +479,30 @@ void Queue::PublishHead(uint64_t new_head) {
 
 void Queue::AbandonReceive() { Abandon(header_->recv); }
 
-absl::StatusOr<absl::string_view> Queue::Payload(uint64_t head) const {
+bool Queue::Payload(uint64_t head, absl::string_view* payload,
+                    uint32_t* bad_length) const {
   const char* slot = Slot(head);
   // Read the length once: a peer could change it under us.
   const uint32_t length =
       reinterpret_cast<const volatile SlotHeader*>(slot)->length;
   if (length > slot_size_) {
+    *bad_length = length;
+    return false;
+  }
+  *payload = absl::string_view(slot + internal::kSlotHeaderSize, length);
+  return true;
+}
+
+absl::Status Queue::DroppedMessage(uint64_t head, uint32_t length) const {
+  try {
     return absl::DataLossError(QueueMessage(
         name_, absl::StrCat("message ", head, " (slot ", head % capacity_,
                             ") has length ", length, ", larger than slot_size ",
                             slot_size_, "; it was dropped")));
+  } catch (...) {
+    // Out of memory: the code alone (an empty message allocates nothing).
+    return absl::Status(absl::StatusCode::kDataLoss, "");
   }
-  return absl::string_view(slot + internal::kSlotHeaderSize, length);
 }
 
 absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
@@ -491,20 +512,22 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(head);
-  if (payload.ok()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (Payload(head, &payload, &bad_length)) {
     try {
-      message->resize(payload->size());
+      message->resize(payload.size());
     } catch (...) {
       AbandonReceive();  // leave the message; never keep the lock
       throw;
     }
-    CopyFromSlot(&(*message)[0], payload->data(), payload->size());
-  } else {
-    message->clear();  // the message is dropped rather than wedge the queue
+    CopyFromSlot(&(*message)[0], payload.data(), payload.size());
+    PublishHead(head + 1);
+    return absl::OkStatus();
   }
+  message->clear();  // the message is dropped rather than wedge the queue
   PublishHead(head + 1);
-  return payload.status();
+  return DroppedMessage(head, bad_length);
 }
 
 absl::Status Queue::Receive(std::string* message) {
@@ -546,20 +569,24 @@ absl::StatusOr<size_t> Queue::ReceiveIntoImpl(absl::Span<char> buffer,
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(head);
-  if (payload.ok() && payload->size() > buffer.size()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (!Payload(head, &payload, &bad_length)) {
+    PublishHead(head + 1);  // dropped, as in Receive
+    return DroppedMessage(head, bad_length);
+  }
+  if (payload.size() > buffer.size()) {
     AbandonReceive();  // leave it for a receiver with room
     absl::Status too_long = absl::ResourceExhaustedError(QueueMessage(
-        name_, absl::StrCat("the next message is ", payload->size(),
+        name_, absl::StrCat("the next message is ", payload.size(),
                             " bytes; the buffer holds ", buffer.size())));
     too_long.SetPayload(kMessageSizePayload,
-                        absl::Cord(absl::StrCat(payload->size())));
+                        absl::Cord(absl::StrCat(payload.size())));
     return too_long;
   }
-  if (payload.ok()) CopyFromSlot(buffer.data(), payload->data(), payload->size());
+  CopyFromSlot(buffer.data(), payload.data(), payload.size());
   PublishHead(head + 1);
-  if (!payload.ok()) return payload.status();
-  return payload->size();
+  return payload.size();
 }
 
 absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
@@ -575,16 +602,24 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
     return s;
   }
   const uint64_t n = std::min<uint64_t>(available, max_messages);
-  absl::Status status;
+  // The first message dropped for a bad length word, reported once unlocked.
+  bool dropped = false;
+  uint64_t dropped_index = 0;
+  uint32_t dropped_length = 0;
   uint64_t i = 0;
   try {
     for (; i < n; ++i) {
-      absl::StatusOr<absl::string_view> payload = Payload(head + i);
-      if (!payload.ok()) {
-        status.Update(payload.status());
+      absl::string_view payload;
+      uint32_t bad_length = 0;
+      if (!Payload(head + i, &payload, &bad_length)) {
+        if (!dropped) {
+          dropped = true;
+          dropped_index = head + i;
+          dropped_length = bad_length;
+        }
         continue;  // dropped, as in Receive
       }
-      out->emplace_back(payload->data(), payload->size());
+      out->emplace_back(payload.data(), payload.size());
     }
   } catch (...) {
     // Out of memory: take what was appended, leave the rest, never keep
@@ -593,7 +628,8 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
     throw;
   }
   PublishHead(head + n);
-  return status;
+  if (dropped) return DroppedMessage(dropped_index, dropped_length);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
@@ -603,12 +639,13 @@ absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(head);
-  if (!payload.ok()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (!Payload(head, &payload, &bad_length)) {
     PublishHead(head + 1);  // dropped, as in Receive
-    return payload.status();
+    return DroppedMessage(head, bad_length);
   }
-  return Peeked(this, head, *payload);
+  return Peeked(this, head, payload);
 }
 
 Queue::Peeked::Peeked(Peeked&& other) noexcept

@@ -76,12 +76,14 @@ class SlotSemaphore {
       if (available(line_->index.load(std::memory_order_acquire))) {
         return Result::kAvailable;
       }
+      if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
       CpuRelax();
     }
     for (int i = 0; i < kWaitYields; ++i) {
       if (available(line_->index.load(std::memory_order_acquire))) {
         return Result::kAvailable;
       }
+      if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
       if (deadline.Expired()) return Result::kExpired;
       sched_yield();
     }
