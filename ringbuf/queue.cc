@@ -152,6 +152,25 @@ absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
                    " attempts: the name keeps being created and removed"));
 }
 
+absl::StatusOr<QueueInfo> Queue::Inspect(absl::string_view name) {
+  absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
+  if (!normalized.ok()) return normalized.status();
+  absl::StatusOr<internal::ShmMapping> mapping =
+      internal::ShmMapping::OpenReadOnly(*normalized, internal::kHeaderSize,
+                                         kMaxMappingSize);
+  if (!mapping.ok()) return mapping.status();
+  const Header& header = *static_cast<const Header*>(mapping->data());
+  absl::StatusOr<internal::Geometry> geometry =
+      internal::ValidateHeader(*normalized, header, mapping->size());
+  if (!geometry.ok()) return geometry.status();
+  QueueInfo info;
+  info.stats = internal::ReadStats(header, *geometry);
+  info.owner = mapping->owner();
+  info.mode = mapping->mode();
+  info.bytes = mapping->size();
+  return info;
+}
+
 absl::Status Queue::Remove(absl::string_view name) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
@@ -676,25 +695,9 @@ absl::Status Queue::Peeked::Release() {
 }
 
 Stats Queue::GetStats() const {
-  Stats stats;
-  if (header_ == nullptr) return stats;
-  const Header& h = *header_;
-  stats.capacity = capacity_;
-  stats.slot_size = slot_size_;
-  stats.head = h.head.index.load(std::memory_order_acquire);
-  stats.tail = h.tail.index.load(std::memory_order_acquire);
-  stats.depth = stats.tail >= stats.head ? stats.tail - stats.head : 0;
-  stats.total_sent = stats.tail;
-  stats.total_received = stats.head;
-  stats.send_lock_owner_deaths =
-      h.send.owner_deaths.load(std::memory_order_relaxed);
-  stats.receive_lock_owner_deaths =
-      h.recv.owner_deaths.load(std::memory_order_relaxed);
-  stats.discarded_partial_sends =
-      h.send.lost_in_flight.load(std::memory_order_relaxed);
-  stats.receives_lost_to_dead_consumers =
-      h.recv.lost_in_flight.load(std::memory_order_relaxed);
-  return stats;
+  if (header_ == nullptr) return Stats();
+  return internal::ReadStats(
+      *header_, internal::Geometry{capacity_, slot_size_, slot_stride_});
 }
 
 }  // namespace ringbuf

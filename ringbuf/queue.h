@@ -110,6 +110,16 @@ class Queue {
   // name. Attached handles keep working (see Lifetime above).
   static absl::Status Remove(absl::string_view name);
 
+  // Looks at the queue `name` without attaching to it, for operators' tools:
+  // the object is opened and mapped read-only (read permission suffices),
+  // no lock is taken and nothing is written, so it works on a queue whose
+  // lock a dead process holds, and whoever owns the object. The stats are
+  // as GetStats(); owner and mode are the object's (fstat).
+  //   NotFound, InvalidArgument, DataLoss (not a ringbuf queue, or not a
+  //   regular file), FailedPrecondition (another layout version),
+  //   PermissionDenied: as Open.
+  static absl::StatusOr<QueueInfo> Inspect(absl::string_view name);
+
   Queue(Queue&& other) noexcept;
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;

@@ -49,17 +49,29 @@ class ShmMapping {
                                                  uint64_t min_size,
                                                  uint64_t max_size);
 
+  // As OpenExisting, but opened and mapped read-only (the memory must not
+  // be written), without following a symlink or blocking on a FIFO, and
+  // DataLoss for anything but a regular file. Records owner() and mode().
+  static absl::StatusOr<ShmMapping> OpenReadOnly(const std::string& name,
+                                                 uint64_t min_size,
+                                                 uint64_t max_size);
+
   // Removes the name; processes that have it mapped keep their mapping.
   static absl::Status Unlink(const std::string& name);
 
   void* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // The object's owner and permission bits when it was opened read-only.
+  uid_t owner() const { return owner_; }
+  mode_t mode() const { return mode_; }
 
  private:
   ShmMapping(void* data, uint64_t size) : data_(data), size_(size) {}
 
   void* data_ = nullptr;
   uint64_t size_ = 0;
+  uid_t owner_ = 0;
+  mode_t mode_ = 0;
 };
 
 }  // namespace internal
