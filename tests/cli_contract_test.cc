@@ -62,6 +62,8 @@ using testing::Side;
 
 // Path of the binary under test, set by main().
 std::string* g_ringbufctl = nullptr;
+// Path of tests/wallclock_jump.c's shared library, if main() was given one.
+std::string* g_wallclock_jump = nullptr;
 
 // Every child is SIGKILLed (and the test fails) after this long.
 constexpr absl::Duration kKillAfter = absl::Seconds(30);
@@ -1302,6 +1304,35 @@ TEST(CliEdges, ACreateLargerThanDevShmSaysWhatItNeededAndWhatWasFree) {
   EXPECT_FALSE(Exists(name));
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RINGBUF_SANITIZED_RUNTIME 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RINGBUF_SANITIZED_RUNTIME 1
+#endif
+#endif
+
+// recv --count --timeout measures on the monotonic clock: with the wall
+// clock jumping an hour at every read, a 1 s timeout still lasts 1 s (on
+// the wall clock it expired at once).
+TEST(CliEdges, RecvCountTimeoutIgnoresWallClockJumps) {
+#ifdef RINGBUF_SANITIZED_RUNTIME
+  GTEST_SKIP() << "an LD_PRELOAD shim cannot go before the ASan/TSan runtime";
+#endif
+  if (g_wallclock_jump == nullptr) GTEST_SKIP() << "no wallclock_jump.so given";
+  ScopedQueueName name;
+  MakeQueue(name, 4, 16, {"only"});
+  setenv("LD_PRELOAD", g_wallclock_jump->c_str(), 1);
+  const absl::Time start = absl::Now();
+  Ctl ctl({"recv", name, "--count=2", "--timeout=1s"});
+  unsetenv("LD_PRELOAD");
+  Outcome o = ctl.Finish(kPrompt);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(TimedOut(o));
+  EXPECT_EQ(o.out, "only\n");
+  EXPECT_GE(took, absl::Seconds(1)) << "expired early:" << o.Describe();
+}
+
 TEST(CliHelp, HelpAndVersionExit0) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{
@@ -1466,5 +1497,9 @@ int main(int argc, char** argv) {
   }
   static std::string binary = path;
   ringbuf::g_ringbufctl = &binary;
+  if (argc >= 3) {
+    static std::string shim = ringbuf::testing::RunfilePath(argv[2]);
+    ringbuf::g_wallclock_jump = &shim;
+  }
   return RUN_ALL_TESTS();
 }
