@@ -34,6 +34,16 @@ class FdCloser {
   int fd_;
 };
 
+// DataLoss unless an object of `size` bytes may be a queue.
+absl::Status CheckSize(const std::string& name, uint64_t size,
+                       uint64_t min_size, uint64_t max_size) {
+  if (size >= min_size && size <= max_size) return absl::OkStatus();
+  return absl::DataLossError(QueueMessage(
+      name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
+                         " bytes, expected between ", min_size, " and ",
+                         max_size)));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> NormalizeName(absl::string_view name) {
@@ -138,11 +148,8 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "fstat", name);
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < min_size || size > max_size) {
-    return absl::DataLossError(QueueMessage(
-        name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
-                           " bytes, expected between ", min_size, " and ",
-                           max_size)));
+  if (absl::Status s = CheckSize(name, size, min_size, max_size); !s.ok()) {
+    return s;
   }
   void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
@@ -166,11 +173,8 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenReadOnly(const std::string& name,
         QueueMessage(name, "not a ringbuf queue: not a regular file"));
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < min_size || size > max_size) {
-    return absl::DataLossError(QueueMessage(
-        name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
-                           " bytes, expected between ", min_size, " and ",
-                           max_size)));
+  if (absl::Status s = CheckSize(name, size, min_size, max_size); !s.ok()) {
+    return s;
   }
   void* data = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
