@@ -37,6 +37,17 @@ absl::Status MovedFrom() {
   return absl::FailedPreconditionError("ringbuf::Queue used after move");
 }
 
+// Out of memory for what the caller asked to receive: the code, and the
+// message if there is memory for it.
+absl::Status NoMemory(absl::string_view queue, absl::string_view what) {
+  try {
+    return absl::ResourceExhaustedError(QueueMessage(
+        queue, absl::StrCat("out of memory for ", what)));
+  } catch (...) {
+    return absl::Status(absl::StatusCode::kResourceExhausted, "");
+  }
+}
+
 absl::Status ShutDownError(absl::string_view queue) {
   return absl::CancelledError(
       QueueMessage(queue, "this handle was shut down (Queue::Shutdown)"));
@@ -421,10 +432,15 @@ absl::Status Queue::Reservation::Commit(size_t length) {
     return absl::FailedPreconditionError("reservation already committed or dropped");
   }
   if (length > buffer_.size()) {
-    return absl::InvalidArgumentError(QueueMessage(
-        queue_->name_, absl::StrCat("commit of ", length,
-                                    " bytes is larger than slot_size ",
-                                    buffer_.size())));
+    // Still reserved, so the send lock is held: nothing may throw here.
+    try {
+      return absl::InvalidArgumentError(QueueMessage(
+          queue_->name_, absl::StrCat("commit of ", length,
+                                      " bytes is larger than slot_size ",
+                                      buffer_.size())));
+    } catch (...) {
+      return absl::Status(absl::StatusCode::kInvalidArgument, "");
+    }
   }
   reinterpret_cast<SlotHeader*>(queue_->Slot(tail_))->length =
       static_cast<uint32_t>(length);
@@ -538,7 +554,7 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
       message->resize(payload.size());
     } catch (...) {
       AbandonReceive();  // leave the message; never keep the lock
-      throw;
+      return NoMemory(name_, "the message; it stays in the queue");
     }
     CopyFromSlot(&(*message)[0], payload.data(), payload.size());
     PublishHead(head + 1);
@@ -644,7 +660,7 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
     // Out of memory: take what was appended, leave the rest, never keep
     // the lock.
     PublishHead(head + i);
-    throw;
+    return NoMemory(name_, "the batch; the rest stays in the queue");
   }
   PublishHead(head + n);
   if (dropped) return DroppedMessage(dropped_index, dropped_length);

@@ -162,6 +162,8 @@ class Queue {
   // Receives the oldest message into `*message` (replacing its contents,
   // reusing its buffer), blocking while the queue is empty.
   //   OK: `*message` holds the message, which no other receiver will get.
+  //   ResourceExhausted: no memory to grow `*message`; the message stays in
+  //     the queue.
   //   Cancelled: Shutdown() was called on this handle.
   //   DataLoss: the queue's shared state is corrupt. If only the slot's length
   //     word is, that message is dropped (counted as received) so the queue
@@ -202,6 +204,8 @@ class Queue {
   //   DeadlineExceeded: the queue was empty until `timeout` passed; `*out`
   //     is unchanged.
   //   Unavailable: the receive lock stayed busy (as ReceiveFor).
+  //   ResourceExhausted: out of memory; the messages appended so far were
+  //     taken, the rest stay in the queue.
   //   Cancelled, DataLoss: as Receive; messages already taken are in *out.
   absl::Status ReceiveBatch(size_t max_messages, absl::Duration timeout,
                             std::vector<std::string>* out);
