@@ -10,8 +10,14 @@
 // totals, with --json as one flat JSON object; `rm` unlinks; "orders" and
 // "/orders" name the same queue; and bad input of every kind ends in a code
 // in 1..127 other than 3 with a one-line error naming the queue, never a crash
-// or a wait past the given timeout. The library (ringbuf/queue.h) is used only
-// to prepare queues and to inspect what the CLI did to them.
+// or a wait past the given timeout. The edges: recv takes a message only once
+// it was written (a failing stdout leaves it queued, exit 1), send's echo is
+// checked, a busy receive lock is never "empty", --timeout counts from
+// --flagfile/--fromenv and on the monotonic clock, --format=nul frames
+// binary-safe messages, --help/--version, per-command flags, list, stat's
+// owner and mode, and rm's refusal and mapper count. The library
+// (ringbuf/queue.h) is used only to prepare queues and to inspect what the
+// CLI did to them.
 //
 // Usage: cli_contract_test PATH_TO_RINGBUFCTL [gtest flags]  (or set the
 // RINGBUFCTL environment variable). Bazel passes the path via `args`.
