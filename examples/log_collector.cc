@@ -235,10 +235,14 @@ void PrintStats(const ringbuf::Queue& queue, const LogFile& file) {
                st.capacity, st.total_sent, st.total_received);
 }
 
-// A receive status the loops can carry on after: OK, a timeout, or DataLoss
-// that still delivered messages (one corrupt slot, dropped by the library).
+// A receive status the loops can carry on after: OK, a timeout, a lock
+// another consumer held throughout (`ringbufctl recv` on the same queue), or
+// DataLoss that still delivered messages (one corrupt slot, dropped by the
+// library).
 bool CanContinue(const absl::Status& s, const std::vector<std::string>& batch) {
-  if (s.ok() || absl::IsDeadlineExceeded(s)) return true;
+  if (s.ok() || absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s)) {
+    return true;
+  }
   Fail(s.ToString());
   return absl::IsDataLoss(s) && !batch.empty();
 }

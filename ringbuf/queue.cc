@@ -221,6 +221,14 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   return absl::OkStatus();
 }
 
+absl::Status Queue::BusyAfterLooking(const absl::Status& status,
+                                     absl::string_view waited_for) const {
+  // The call saw the queue full (empty) and waited; the lock being busy
+  // when it came back at its deadline is that timeout (queue.h, Busy locks).
+  if (!absl::IsUnavailable(status)) return status;
+  return AfterWait(SlotSemaphore::Result::kExpired, name_, waited_for);
+}
+
 namespace {
 
 // Releases a side lock with nothing published.
@@ -258,12 +266,12 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
                                  uint64_t* free_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
-  for (;;) {
+  for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kSendBeforeLock);
     if (absl::Status s = LockSide(h.send, internal::RepairSendSide, deadline,
                                   mode);
         !s.ok()) {
-      return s;
+      return looked ? BusyAfterLooking(s, "a free slot") : s;
     }
     // Only the send-lock holder writes tail. Head is read (acquire, pairing
     // with the consumer's store of head: the slots we are about to reuse have
@@ -456,12 +464,12 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
                                     uint64_t* available_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
-  for (;;) {
+  for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kReceiveBeforeLock);
     if (absl::Status s = LockSide(h.recv, internal::RepairReceiveSide,
                                   deadline, mode);
         !s.ok()) {
-      return s;
+      return looked ? BusyAfterLooking(s, "a message") : s;
     }
     // Only the receive-lock holder writes head. Tail is read (acquire,
     // pairing with the producer's store of tail: the slots' bytes are

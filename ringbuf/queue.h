@@ -42,11 +42,13 @@
 // Busy locks. Each side (send, receive) has one lock, held by a call for one
 // copy, or by a Reservation or a Peeked until it is committed or released.
 // Every call waits for it at least 10 ms whatever its timeout (a zero timeout
-// included; longer if the timeout is longer). If it is still busy then, the
-// call returns Unavailable ("lock stayed busy"), having changed nothing. So
-// DeadlineExceeded always means the queue was seen full (sends) or empty
-// (receives) until the deadline, never that it was not looked at: a drain
-// that stops on DeadlineExceeded really emptied the queue at some instant.
+// included; longer if the timeout is longer). If it is still busy then and
+// the call has not yet looked at the queue, the call returns Unavailable
+// ("lock stayed busy"), having changed nothing. So DeadlineExceeded always
+// means the call saw the queue full (sends) or empty (receives) and nothing
+// freed (arrived) for it by the deadline, never that it could not look: a
+// drain that stops on DeadlineExceeded really emptied the queue at some
+// instant. A timed call in a loop treats both as "try again".
 //
 // Lifetime. Destroying (or moving from) a Queue only unmaps it; the queue and
 // its messages live on in /dev/shm until Queue::Remove(name) unlinks the name.
@@ -290,6 +292,10 @@ class Queue {
   // lock is released, and never throws (out of memory: the code alone).
   absl::Status DroppedMessage(uint64_t head, uint32_t length) const;
   absl::Status CheckUsable() const;
+  // What a side lock that stayed busy means once the call has looked at the
+  // queue and waited: its timeout (DeadlineExceeded for `waited_for`).
+  absl::Status BusyAfterLooking(const absl::Status& status,
+                                absl::string_view waited_for) const;
   absl::Status Corrupt(uint64_t head, uint64_t tail) const;
   char* Slot(uint64_t index) const;
 
