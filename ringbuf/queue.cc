@@ -163,25 +163,6 @@ absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
                    " attempts: the name keeps being created and removed"));
 }
 
-absl::StatusOr<QueueInfo> Queue::Inspect(absl::string_view name) {
-  absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
-  if (!normalized.ok()) return normalized.status();
-  absl::StatusOr<internal::ShmMapping> mapping =
-      internal::ShmMapping::OpenReadOnly(*normalized, internal::kHeaderSize,
-                                         kMaxMappingSize);
-  if (!mapping.ok()) return mapping.status();
-  const Header& header = *static_cast<const Header*>(mapping->data());
-  absl::StatusOr<internal::Geometry> geometry =
-      internal::ValidateHeader(*normalized, header, mapping->size());
-  if (!geometry.ok()) return geometry.status();
-  QueueInfo info;
-  info.stats = internal::ReadStats(header, *geometry);
-  info.owner = mapping->owner();
-  info.mode = mapping->mode();
-  info.bytes = mapping->size();
-  return info;
-}
-
 absl::Status Queue::Remove(absl::string_view name) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
@@ -716,6 +697,25 @@ absl::Status Queue::Peeked::Release() {
   }
   std::exchange(queue_, nullptr)->PublishHead(head_ + 1);
   return absl::OkStatus();
+}
+
+absl::StatusOr<QueueInfo> Queue::Inspect(absl::string_view name) {
+  absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
+  if (!normalized.ok()) return normalized.status();
+  absl::StatusOr<internal::ShmMapping> mapping =
+      internal::ShmMapping::OpenReadOnly(*normalized, internal::kHeaderSize,
+                                         kMaxMappingSize);
+  if (!mapping.ok()) return mapping.status();
+  const Header& header = *static_cast<const Header*>(mapping->data());
+  absl::StatusOr<internal::Geometry> geometry =
+      internal::ValidateHeader(*normalized, header, mapping->size());
+  if (!geometry.ok()) return geometry.status();
+  QueueInfo info;
+  info.stats = internal::ReadStats(header, *geometry);
+  info.owner = mapping->owner();
+  info.mode = mapping->mode();
+  info.bytes = mapping->size();
+  return info;
 }
 
 Stats Queue::GetStats() const {

@@ -112,16 +112,6 @@ class Queue {
   // name. Attached handles keep working (see Lifetime above).
   static absl::Status Remove(absl::string_view name);
 
-  // Looks at the queue `name` without attaching to it, for operators' tools:
-  // the object is opened and mapped read-only (read permission suffices),
-  // no lock is taken and nothing is written, so it works on a queue whose
-  // lock a dead process holds, and whoever owns the object. The stats are
-  // as GetStats(); owner and mode are the object's (fstat).
-  //   NotFound, InvalidArgument, DataLoss (not a ringbuf queue, or not a
-  //   regular file), FailedPrecondition (another layout version),
-  //   PermissionDenied: as Open.
-  static absl::StatusOr<QueueInfo> Inspect(absl::string_view name);
-
   Queue(Queue&& other) noexcept;
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;
@@ -243,6 +233,16 @@ class Queue {
   // A snapshot read without taking any lock, so it works even while a dead
   // process holds one. See Stats for how exact each field is.
   Stats GetStats() const;
+
+  // Looks at the queue `name` without attaching to it, for operators' tools:
+  // the object is opened and mapped read-only (read permission suffices),
+  // no lock is taken and nothing is written, so it works on a queue whose
+  // lock a dead process holds, and whoever owns the object. The stats are
+  // as GetStats(); owner and mode are the object's (fstat).
+  //   NotFound, InvalidArgument, DataLoss (not a ringbuf queue, or not a
+  //   regular file), FailedPrecondition (another layout version),
+  //   PermissionDenied: as Open.
+  static absl::StatusOr<QueueInfo> Inspect(absl::string_view name);
 
   // The normalized name ("/orders").
   const std::string& name() const { return name_; }

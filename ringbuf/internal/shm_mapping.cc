@@ -21,6 +21,15 @@ namespace {
 // it directly so that publishing a finished object is one atomic link.
 constexpr absl::string_view kShmDir = "/dev/shm";
 
+// DataLoss unless an object of `size` bytes may be a queue.
+absl::Status CheckSize(const std::string& name, uint64_t size,
+                       uint64_t min_size, uint64_t max_size) {
+  if (size >= min_size && size <= max_size) return absl::OkStatus();
+  return absl::DataLossError(QueueMessage(
+      name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
+                         " bytes, expected between ", min_size, " and ",
+                         max_size)));
+}
 
 // Closes a descriptor on every path out of a scope.
 class FdCloser {
@@ -33,16 +42,6 @@ class FdCloser {
  private:
   int fd_;
 };
-
-// DataLoss unless an object of `size` bytes may be a queue.
-absl::Status CheckSize(const std::string& name, uint64_t size,
-                       uint64_t min_size, uint64_t max_size) {
-  if (size >= min_size && size <= max_size) return absl::OkStatus();
-  return absl::DataLossError(QueueMessage(
-      name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
-                         " bytes, expected between ", min_size, " and ",
-                         max_size)));
-}
 
 }  // namespace
 
@@ -156,6 +155,16 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
   return ShmMapping(data, size);
 }
 
+absl::Status ShmMapping::Unlink(const std::string& name) {
+  if (shm_unlink(name.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(QueueMessage(name, "no such queue"));
+    }
+    return ErrnoStatus(errno, "shm_unlink", name);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ShmMapping> ShmMapping::OpenReadOnly(const std::string& name,
                                                     uint64_t min_size,
                                                     uint64_t max_size) {
@@ -182,16 +191,6 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenReadOnly(const std::string& name,
   mapping.owner_ = st.st_uid;
   mapping.mode_ = st.st_mode & 07777;
   return mapping;
-}
-
-absl::Status ShmMapping::Unlink(const std::string& name) {
-  if (shm_unlink(name.c_str()) != 0) {
-    if (errno == ENOENT) {
-      return absl::NotFoundError(QueueMessage(name, "no such queue"));
-    }
-    return ErrnoStatus(errno, "shm_unlink", name);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace internal

@@ -32,6 +32,15 @@ class ShmMapping {
   ShmMapping& operator=(const ShmMapping&) = delete;
   ~ShmMapping();  // unmaps; never unlinks
 
+  // Maps the whole existing object read-only (the memory must not be
+  // written), without following a symlink or blocking on a FIFO, and
+  // without any owner check: for looking, not for using. NotFound if
+  // missing; DataLoss for anything but a regular file, or a size outside
+  // [min_size, max_size]. Records owner() and mode().
+  static absl::StatusOr<ShmMapping> OpenReadOnly(const std::string& name,
+                                                 uint64_t min_size,
+                                                 uint64_t max_size);
+
   // Creates an object of `size` bytes, lets `init` fill it, and only then
   // makes it visible under `name` (normalized), atomically and exclusively:
   // the object is built as an unnamed file (O_TMPFILE) and linked into place,
@@ -46,13 +55,6 @@ class ShmMapping {
   // Maps the whole existing object. NotFound if missing; DataLoss if it is
   // smaller than `min_size` or larger than `max_size`.
   static absl::StatusOr<ShmMapping> OpenExisting(const std::string& name,
-                                                 uint64_t min_size,
-                                                 uint64_t max_size);
-
-  // As OpenExisting, but opened and mapped read-only (the memory must not
-  // be written), without following a symlink or blocking on a FIFO, and
-  // DataLoss for anything but a regular file. Records owner() and mode().
-  static absl::StatusOr<ShmMapping> OpenReadOnly(const std::string& name,
                                                  uint64_t min_size,
                                                  uint64_t max_size);
 
