@@ -1174,6 +1174,34 @@ TEST(CliEdges, RecvIntoAPipeWithoutReaderExits1AndLeavesTheMessages) {
   EXPECT_EQ(Depth(name), 3u);
 }
 
+// recv holds the message (a Peek) while writing it; killed there, stalled on
+// a full pipe, it leaves the message in the queue for the next receiver.
+TEST(CliEdges, RecvKilledWhileItsStdoutIsStalledLeavesTheMessage) {
+  ScopedQueueName name;
+  const std::string big(150000, 'x');  // more than a pipe holds
+  MakeQueue(name, 2, 200000, {big});
+  {
+    Ctl ctl({"recv", name, "--count=1"});  // its stdout is never read here
+    absl::StatusOr<Queue> q = Queue::Open(name);
+    ASSERT_TRUE(q.ok());
+    // Wait until it holds the receive lock (Peek here finds it busy).
+    const absl::Time end = absl::Now() + kPrompt;
+    bool held = false;
+    while (!held && absl::Now() < end) {
+      absl::StatusOr<Queue::Peeked> p = q->Peek(absl::ZeroDuration());
+      held = absl::IsUnavailable(p.status());
+    }
+    ASSERT_TRUE(held) << "recv never took the receive lock";
+    EXPECT_TRUE(ctl.Running());
+  }  // SIGKILLs it, mid-write
+  absl::StatusOr<Queue> q = Queue::Open(name);
+  ASSERT_TRUE(q.ok());
+  std::string m;
+  ASSERT_TRUE(q->ReceiveFor(&m, kPrompt).ok());
+  EXPECT_EQ(m, big);
+  EXPECT_EQ(q->GetStats().receive_lock_owner_deaths, 1u);
+}
+
 TEST(CliEdges, SendWhoseEchoCannotBeWrittenExits1AfterTheFirstCommit) {
   ScopedQueueName name;
   MakeQueue(name, 8, 16);
