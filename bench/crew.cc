@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -114,7 +115,8 @@ Crew::~Crew() {
   for (int* fd : {&ready_[0], &ready_[1], &gate_[0], &gate_[1]}) CloseFd(fd);
 }
 
-absl::Status Crew::Spawn(absl::FunctionRef<absl::Status(Child&)> body) {
+absl::Status Crew::Spawn(absl::FunctionRef<absl::Status(Child&)> body,
+                         const std::vector<int>& cpus) {
   if (!setup_.ok()) return setup_;
   if (members_.size() >= reports_.size()) {
     return absl::InternalError("Crew: more children than reserved");
@@ -132,7 +134,17 @@ absl::Status Crew::Spawn(absl::FunctionRef<absl::Status(Child&)> body) {
     close(ready_[0]);
     close(gate_[1]);
     Child child(ready_[1], gate_[0], report);
-    _exit(child.Run(body));
+    _exit(child.Run([&](Child& c) -> absl::Status {
+      if (!cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int cpu : cpus) CPU_SET(cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+          return Errno("sched_setaffinity");
+        }
+      }
+      return body(c);
+    }));
   }
   // syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++.
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));

@@ -108,8 +108,11 @@ class Crew {
 
   // Forks a child that runs `body` and exits 0 if it returns OK, else 1 with
   // the status in its report. The body may use anything the parent had
-  // before the fork (a Channel, a SharedArray).
-  absl::Status Spawn(absl::FunctionRef<absl::Status(Child&)> body);
+  // before the fork (a Channel, a SharedArray). A non-empty `cpus` pins the
+  // child to those CPUs (sched_setaffinity, before the body runs); empty
+  // leaves it where the parent may run.
+  absl::Status Spawn(absl::FunctionRef<absl::Status(Child&)> body,
+                     const std::vector<int>& cpus = {});
 
   // Waits (at most `timeout`) until every child is ready, then opens the
   // gate. Returns the gate's time (NowNs).

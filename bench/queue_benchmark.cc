@@ -1,12 +1,12 @@
 // ringbuf beside its peers: POSIX message queues, Boost.Interprocess
-// message_queue and a pipe. Every workload below is written once against the
-// Channel/Endpoint seam of transport.h and registered once per transport, so
-// a row such as
+// message_queue and a pipe, with a busy-poll SPSC ring as the limit. Every
+// workload below is written once against the Channel/Endpoint seam of
+// transport.h and registered once per transport, so a row such as
 //
-//   BM_Throughput/ringbuf/p:4/c:1/size:64/cap:1024/manual_time
+//   BM_Throughput/ringbuf/place:split/p:4/c:1/size:64/cap:1024/manual_time
 //
-// has a twin for posix_mq, boost_mq and pipe, run in the same binary, in the
-// same run, right after it.
+// has a twin for posix_mq, boost_mq, pipe and spsc_busy, run in the same
+// binary, in the same run, right after it.
 //
 // Why the workloads are shaped so:
 //   * Separate processes (fork), never threads: that is what an inter-process
@@ -21,16 +21,24 @@
 //   * Each transport is asked for the same capacity; what it actually got
 //     (peers' limits) is the capacity_got counter, and a geometry a peer
 //     cannot provide at all is skipped with "unavailable: <why>".
+//   * The placement is fixed per row (place:): whether producers and
+//     consumers share a CPU decides who wins more than anything else does
+//     on a small VM, so a row that left it to the scheduler would measure the
+//     scheduler's mood. See Placement below.
 //
-// Scale: RINGBUF_BENCH_QUICK=1 moves half the messages per run,
+// Flags besides Google Benchmark's: --placement=LIST, a comma-separated
+// subset of none,split,same (default none): the placements to register rows
+// for. Scale: RINGBUF_BENCH_QUICK=1 moves half the messages per run,
 // RINGBUF_BENCH_SMOKE=1 a few thousand (for the CI smoke test). Which rows
 // run is chosen with --benchmark_filter (see run_benchmarks.sh).
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -41,6 +49,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/crew.h"
@@ -98,6 +108,89 @@ uint64_t MessagesPerRun(uint32_t message_size) {
   return full;
 }
 
+// ---- Placement ----------------------------------------------------------------
+//
+//   none   every child unpinned: the scheduler places them (what an
+//          application gets by default, and the least repeatable).
+//   split  senders (producers; the pinger) on one CPU, receivers (consumers;
+//          the ponger) on another: each side has a CPU of its own, the
+//          hand-off crosses CPUs.
+//   same   every child on one CPU: a waiter's peer can only run when the
+//          waiter gives the CPU up (a service with more busy threads than
+//          cores).
+// The two CPUs are the first two this process may use when it starts.
+
+enum class Placement { kNone, kSplit, kSame };
+
+const char* PlacementName(Placement placement) {
+  switch (placement) {
+    case Placement::kSplit:
+      return "split";
+    case Placement::kSame:
+      return "same";
+    case Placement::kNone:
+      break;
+  }
+  return "none";
+}
+
+absl::StatusOr<Placement> ParsePlacement(absl::string_view name) {
+  for (Placement p : {Placement::kNone, Placement::kSplit, Placement::kSame}) {
+    if (name == PlacementName(p)) return p;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--placement: '", name, "' is not one of none, split, same"));
+}
+
+// The first two CPUs in this process's affinity mask at start-up (-1: none).
+struct CpuPair {
+  int first = -1;
+  int second = -1;
+};
+
+const CpuPair& Cpus() {
+  static const CpuPair cpus = [] {
+    CpuPair pair;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return pair;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &set)) continue;
+      (pair.first < 0 ? pair.first : pair.second) = cpu;
+      if (pair.second >= 0) break;
+    }
+    return pair;
+  }();
+  return cpus;
+}
+
+// Unavailable, with the reason, when the machine cannot give the placement.
+absl::Status CheckPlacement(Placement placement) {
+  if (placement == Placement::kSplit && Cpus().second < 0) {
+    return absl::UnavailableError(
+        "placement split needs two CPUs; this process may use one");
+  }
+  return absl::OkStatus();
+}
+
+// The CPUs a sending / receiving child is pinned to (empty: unpinned).
+std::vector<int> SenderCpus(Placement placement) {
+  if (placement == Placement::kNone) return {};
+  return {Cpus().first};
+}
+
+std::vector<int> ReceiverCpus(Placement placement) {
+  switch (placement) {
+    case Placement::kSplit:
+      return {Cpus().second};
+    case Placement::kSame:
+      return {Cpus().first};
+    case Placement::kNone:
+      break;
+  }
+  return {};
+}
+
 constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
 constexpr absl::Duration kRunTimeout = absl::Seconds(60);
 
@@ -124,7 +217,7 @@ void SkipWithStatus(benchmark::State& state, const absl::Status& status) {
 constexpr int kSeqBits = 56;
 constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
 constexpr uint64_t kStopProducer = 0xFF;  // the tag of an end-of-run message
-constexpr int kMaxProducers = 8;
+constexpr int kMaxProducers = 64;
 
 uint64_t Tag(uint64_t producer, uint64_t seq) {
   return producer << kSeqBits | seq;
@@ -261,6 +354,7 @@ struct ThroughputRun {
 
 absl::StatusOr<ThroughputRun> RunThroughput(const Transport& transport,
                                             const Geometry& g,
+                                            Placement placement,
                                             uint64_t per_producer) {
   absl::StatusOr<std::unique_ptr<Channel>> channel = transport.create(g);
   if (!channel.ok()) return channel.status();
@@ -268,15 +362,20 @@ absl::StatusOr<ThroughputRun> RunThroughput(const Transport& transport,
   SharedArray<std::atomic<int>> producers_done(1);
   Crew crew(g.producers + g.consumers);
   for (int c = 0; c < g.consumers; ++c) {
-    absl::Status s = crew.Spawn([&](Child& child) {
-      return Consume(**channel, g, &tallies[c], child);
-    });
+    absl::Status s = crew.Spawn(
+        [&](Child& child) {
+          return Consume(**channel, g, &tallies[c], child);
+        },
+        ReceiverCpus(placement));
     if (!s.ok()) return AsFailure(s);
   }
   for (int p = 0; p < g.producers; ++p) {
-    absl::Status s = crew.Spawn([&](Child& child) {
-      return Produce(**channel, g, p, per_producer, producers_done[0], child);
-    });
+    absl::Status s = crew.Spawn(
+        [&](Child& child) {
+          return Produce(**channel, g, p, per_producer, producers_done[0],
+                         child);
+        },
+        SenderCpus(placement));
     if (!s.ok()) return AsFailure(s);
   }
   absl::StatusOr<int64_t> start = crew.Start(kReadyTimeout);
@@ -291,8 +390,14 @@ absl::StatusOr<ThroughputRun> RunThroughput(const Transport& transport,
                        (*channel)->capacity_got()};
 }
 
-void BM_Throughput(benchmark::State& state, const Transport* transport) {
+void BM_Throughput(benchmark::State& state, const Transport* transport,
+                   Placement placement) {
+  if (absl::Status s = CheckPlacement(placement); !s.ok()) {
+    SkipWithStatus(state, s);
+    return;
+  }
   Geometry g;
+  g.cpus_apart = placement == Placement::kSplit;
   g.producers = static_cast<int>(state.range(0));
   g.consumers = static_cast<int>(state.range(1));
   g.message_size = static_cast<uint32_t>(state.range(2));
@@ -302,7 +407,7 @@ void BM_Throughput(benchmark::State& state, const Transport* transport) {
   ThroughputRun total{0, 0, 0, 0};
   for (auto _ : state) {
     absl::StatusOr<ThroughputRun> run =
-        RunThroughput(*transport, g, per_producer);
+        RunThroughput(*transport, g, placement, per_producer);
     if (!run.ok()) {
       SkipWithStatus(state, run.status());
       break;
@@ -404,10 +509,11 @@ struct RoundTripRun {
 };
 
 absl::StatusOr<RoundTripRun> RunRoundTrip(const Transport& transport,
-                                          uint32_t size) {
+                                          uint32_t size, Placement placement) {
   Geometry g;
   g.message_size = size;
   g.capacity = 16;
+  g.cpus_apart = placement == Placement::kSplit;
   absl::StatusOr<std::unique_ptr<Channel>> ping = transport.create(g);
   if (!ping.ok()) return ping.status();
   absl::StatusOr<std::unique_ptr<Channel>> pong = transport.create(g);
@@ -415,11 +521,14 @@ absl::StatusOr<RoundTripRun> RunRoundTrip(const Transport& transport,
   SharedArray<int64_t> samples(RoundTrips());
   Crew crew(2);
   absl::Status s = crew.Spawn(
-      [&](Child& child) { return Ping(**ping, **pong, size, samples, child); });
+      [&](Child& child) { return Ping(**ping, **pong, size, samples, child); },
+      SenderCpus(placement));
   if (s.ok()) {
-    s = crew.Spawn([&](Child& child) {
-      return Pong(**ping, **pong, size, kWarmup + samples.size(), child);
-    });
+    s = crew.Spawn(
+        [&](Child& child) {
+          return Pong(**ping, **pong, size, kWarmup + samples.size(), child);
+        },
+        ReceiverCpus(placement));
   }
   if (!s.ok()) return AsFailure(s);
   absl::StatusOr<int64_t> start = crew.Start(kReadyTimeout);
@@ -440,13 +549,19 @@ double PercentileUs(std::vector<int64_t>& samples, double q) {
   return samples[k] * 1e-3;
 }
 
-void BM_RoundTrip(benchmark::State& state, const Transport* transport) {
+void BM_RoundTrip(benchmark::State& state, const Transport* transport,
+                  Placement placement) {
+  if (absl::Status s = CheckPlacement(placement); !s.ok()) {
+    SkipWithStatus(state, s);
+    return;
+  }
   const uint32_t size = static_cast<uint32_t>(state.range(0));
   std::vector<int64_t> samples;
   double cpu_seconds = 0;
   uint64_t capacity_got = 0;
   for (auto _ : state) {
-    absl::StatusOr<RoundTripRun> run = RunRoundTrip(*transport, size);
+    absl::StatusOr<RoundTripRun> run =
+        RunRoundTrip(*transport, size, placement);
     if (!run.ok()) {
       SkipWithStatus(state, run.status());
       break;
@@ -571,33 +686,57 @@ void BM_IdleWait(benchmark::State& state, const Transport* transport) {
 // ---- Registration -----------------------------------------------------------
 
 // Rows are registered configuration-major, transports innermost, so the
-// four transports of one configuration run back to back.
-void RegisterAll() {
+// transports of one configuration run back to back (or, with
+// --benchmark_enable_random_interleaving, their repetitions are shuffled
+// among all rows'). Each placement asked for gets the whole matrix; the many-
+// producer crews (16 and 64 -> 1) only 64 B, capacity 1024, unpinned: with
+// more producers than CPUs, placing them by hand would measure the placement.
+void RegisterAll(const std::vector<Placement>& placements) {
   constexpr int kCrews[][2] = {{1, 1}, {4, 1}, {4, 2}};  // producers, consumers
+  constexpr int kManyProducers[] = {16, 64};
   constexpr int kSizes[] = {8, 64, 512, 4096, 65536};
   constexpr int kCapacities[] = {16, 1024};
-  static_assert(4 <= kMaxProducers, "Tally has room for kMaxProducers");
-  for (const auto& crew : kCrews) {
-    for (int size : kSizes) {
-      for (int capacity : kCapacities) {
-        for (const Transport& t : AllTransports()) {
-          benchmark::RegisterBenchmark(("BM_Throughput/" + t.name).c_str(),
-                                       BM_Throughput, &t)
-              ->Args({crew[0], crew[1], size, capacity})
-              ->ArgNames({"p", "c", "size", "cap"})
-              ->UseManualTime()
-              ->Unit(benchmark::kMillisecond);
+  static_assert(64 <= kMaxProducers, "Tally has room for kMaxProducers");
+  auto throughput = [](Placement placement, const Transport& t, int producers,
+                       int consumers, int size, int capacity) {
+    benchmark::RegisterBenchmark(
+        absl::StrCat("BM_Throughput/", t.name, "/place:",
+                     PlacementName(placement))
+            .c_str(),
+        BM_Throughput, &t, placement)
+        ->Args({producers, consumers, size, capacity})
+        ->ArgNames({"p", "c", "size", "cap"})
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  };
+  for (Placement placement : placements) {
+    for (const auto& crew : kCrews) {
+      for (int size : kSizes) {
+        for (int capacity : kCapacities) {
+          for (const Transport& t : AllTransports()) {
+            throughput(placement, t, crew[0], crew[1], size, capacity);
+          }
         }
       }
     }
-  }
-  for (const Transport& t : AllTransports()) {
-    benchmark::RegisterBenchmark(("BM_RoundTrip/" + t.name).c_str(),
-                                 BM_RoundTrip, &t)
-        ->Arg(64)
-        ->ArgName("size")
-        ->UseManualTime()
-        ->Unit(benchmark::kMillisecond);
+    if (placement == Placement::kNone) {
+      for (int producers : kManyProducers) {
+        for (const Transport& t : AllTransports()) {
+          throughput(placement, t, producers, 1, 64, 1024);
+        }
+      }
+    }
+    for (const Transport& t : AllTransports()) {
+      benchmark::RegisterBenchmark(
+          absl::StrCat("BM_RoundTrip/", t.name, "/place:",
+                       PlacementName(placement))
+              .c_str(),
+          BM_RoundTrip, &t, placement)
+          ->Arg(64)
+          ->ArgName("size")
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   for (const Transport& t : AllTransports()) {
     benchmark::RegisterBenchmark(("BM_IdleWait/" + t.name).c_str(), BM_IdleWait,
@@ -607,10 +746,42 @@ void RegisterAll() {
   }
 }
 
+// Takes --placement=LIST out of argv (before Google Benchmark sees it).
+absl::StatusOr<std::vector<Placement>> TakePlacementFlag(int* argc,
+                                                         char** argv) {
+  constexpr absl::string_view kFlag = "--placement=";
+  std::vector<Placement> placements;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (!absl::StartsWith(arg, kFlag)) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    placements.clear();
+    for (absl::string_view name :
+         absl::StrSplit(arg.substr(kFlag.size()), ',')) {
+      absl::StatusOr<Placement> p = ParsePlacement(name);
+      if (!p.ok()) return p.status();
+      placements.push_back(*p);
+    }
+  }
+  *argc = kept;
+  argv[kept] = nullptr;
+  if (placements.empty()) placements.push_back(Placement::kNone);
+  return placements;
+}
+
 }  // namespace
 }  // namespace ringbuf_bench
 
 int main(int argc, char** argv) {
+  absl::StatusOr<std::vector<ringbuf_bench::Placement>> placements =
+      ringbuf_bench::TakePlacementFlag(&argc, argv);
+  if (!placements.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(placements.status().message()).c_str());
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   for (const auto& [key, value] : ringbuf_bench::PreparePeerLimits()) {
@@ -618,7 +789,7 @@ int main(int argc, char** argv) {
   }
   benchmark::AddCustomContext("ringbuf_bench_scale",
                               ringbuf_bench::ScaleName());
-  ringbuf_bench::RegisterAll();
+  ringbuf_bench::RegisterAll(*placements);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -1,12 +1,14 @@
-"""Turns queue_benchmark's JSON into bench/results/RESULTS.md and charts.
+"""Turns queue_benchmark's JSON into RESULTS.md, the README's table and charts.
 
 Usage:
   report.py BENCHMARK_JSON --out DIR --command "bench/run_benchmarks.sh --quick"
             [--note TEXT ...]
 
-Writes DIR/RESULTS.md (a table per workload, ringbuf's ratio to each peer,
-the machine and the command that reproduces it) and, when gnuplot is
-installed, DIR/throughput_vs_producers.png and DIR/throughput_vs_size.png.
+Writes DIR/RESULTS.md (a table per workload and placement, ringbuf's ratio to
+each peer, the machine and the command that reproduces it), DIR/README-table.md
+(the README's performance table: pinned rows first, each cell the median and
+the range over repetitions) and, when gnuplot is installed,
+DIR/throughput_vs_producers.png and DIR/throughput_vs_size.png.
 Python 3 standard library only.
 """
 import argparse
@@ -19,9 +21,15 @@ import subprocess
 import sys
 import tempfile
 
-TRANSPORTS = ["ringbuf", "posix_mq", "boost_mq", "pipe"]
+TRANSPORTS = ["ringbuf", "posix_mq", "boost_mq", "pipe", "spsc_busy"]
 PEERS = TRANSPORTS[1:]
-CREWS = [(1, 1), (4, 1), (4, 2)]
+CREWS = [(1, 1), (4, 1), (4, 2), (16, 1), (64, 1)]
+PLACEMENTS = ["split", "same", "none"]
+PLACEMENT_TEXT = {
+    "split": "producers CPU A, consumer CPU B",
+    "same": "every process on CPU A",
+    "none": "unpinned",
+}
 
 
 # ---- Reading -----------------------------------------------------------------
@@ -39,16 +47,22 @@ class Row:
         for part in parts[2:]:
             if ":" in part:
                 key, value = part.split(":", 1)
-                self.params[key] = int(value)
+                self.params[key] = int(value) if value.lstrip("-").isdigit() else value
         errors = [r.get("error_message", "error") for r in runs if r.get("error_occurred")]
         self.error = errors[0] if errors else None
         self.repetitions = len(runs)
+        self.runs = runs
         self.counters = aggregates.get("median") or (runs[-1] if runs else {})
         self.mean = aggregates.get("mean", {})
         self.stddev = aggregates.get("stddev", {})
 
     def get(self, counter):
         return None if self.error else self.counters.get(counter)
+
+    def range(self, counter):
+        """(min, max) of a counter over the repetitions, or None."""
+        values = [r[counter] for r in self.runs if counter in r and not r.get("error_occurred")]
+        return (min(values), max(values)) if values and not self.error else None
 
     def spread(self, counter):
         """Standard deviation over mean across repetitions, or None."""
@@ -113,6 +127,10 @@ def fmt_ratio(ours, theirs):
 
 def crew_label(params):
     return f"{params['p']}→{params['c']}"
+
+
+def place_of(params):
+    return params.get("place", "none")
 
 
 def table(header, rows, text_columns=(0,)):
@@ -208,7 +226,7 @@ def throughput_sections(rows):
     detail, summary, losses = [], [], []
     for key, by_transport in configs.items():
         params = dict(key)
-        label = (crew_label(params), params["size"], params["cap"])
+        label = (place_of(params), crew_label(params), params["size"], params["cap"])
         ours = by_transport.get("ringbuf")
         ours_rate = ours.get("msgs_per_sec") if ours else None
         for transport in TRANSPORTS:
@@ -226,7 +244,8 @@ def throughput_sections(rows):
                 int(row.get("capacity_got")), ratio))
             if transport != "ringbuf" and ours_rate and rate and ours_rate < rate:
                 losses.append(Loss(ours_rate / rate, ours, row,
-                                   f"{label[0]}, {label[1]} B, capacity {label[2]} asked: ringbuf "
+                                   f"{label[0]}, {label[1]}, {label[2]} B, capacity {label[3]} "
+                                   "asked: ringbuf "
                                    f"{fmt_rate(ours_rate)} msgs/s vs {transport} "
                                    f"{fmt_rate(rate)} (capacity got "
                                    f"{int(row.get('capacity_got'))})", "msgs_per_sec"))
@@ -241,14 +260,14 @@ def throughput_sections(rows):
              "per message. With repetitions, each figure is the median and **spread** the "
              "standard deviation over the mean of msgs/s. **ringbuf ÷ this** is ringbuf's msgs/s "
              "over this transport's, in bold when below 1 (ringbuf slower).", ""]
-    lines += table(["P→C", "size (B)", "capacity asked", "transport", "msgs/s", "spread",
-                    "MB/s", "cpu µs/msg", "capacity got", "ringbuf ÷ this"], detail,
-                   text_columns=(0, 3))
+    lines += table(["placement", "P→C", "size (B)", "capacity asked", "transport", "msgs/s",
+                    "spread", "MB/s", "cpu µs/msg", "capacity got", "ringbuf ÷ this"], detail,
+                   text_columns=(0, 1, 4))
     lines += ["", "### ringbuf ÷ peer, at a glance", "",
               "ringbuf's msgs/s over each peer's in the same row: above 1 ringbuf is faster.",
               ""]
-    lines += table(["P→C", "size (B)", "capacity asked", "ringbuf msgs/s"] +
-                   [f"÷ {p}" for p in PEERS], summary)
+    lines += table(["placement", "P→C", "size (B)", "capacity asked", "ringbuf msgs/s"] +
+                   [f"÷ {p}" for p in PEERS], summary, text_columns=(0, 1))
     return lines, losses
 
 
@@ -265,7 +284,8 @@ def roundtrip_section(rows):
              "repetitions); cpu is both processes'. **this ÷ ringbuf** is this transport's p50 "
              "over ringbuf's: above 1 ringbuf is faster.", ""]
     body, losses = [], []
-    for by_transport in configs.values():
+    for key, by_transport in configs.items():
+        place = place_of(dict(key))
         ours = by_transport.get("ringbuf")
         ours_p50 = ours.get("p50_us") if ours else None
         for transport in TRANSPORTS:
@@ -273,18 +293,19 @@ def roundtrip_section(rows):
             if row is None:
                 continue
             if row.error:
-                body.append((transport, f"*{row.error}*", "", "", "", ""))
+                body.append((place, transport, f"*{row.error}*", "", "", "", ""))
                 continue
             p50 = row.get("p50_us")
-            body.append((transport, fmt_num(p50), fmt_num(row.get("p99_us")),
+            body.append((place, transport, fmt_num(p50), fmt_num(row.get("p99_us")),
                          fmt_num(row.get("cpu_us_per_roundtrip")), int(row.get("capacity_got")),
                          "" if transport == "ringbuf" else fmt_ratio(p50, ours_p50)))
             if transport != "ringbuf" and ours_p50 and p50 and p50 < ours_p50:
                 losses.append(Loss(p50 / ours_p50, ours, row,
-                                   f"round trip p50: ringbuf {ours_p50:.3g} µs vs {transport} "
+                                   f"{place}, round trip p50: ringbuf {ours_p50:.3g} µs vs "
+                                   f"{transport} "
                                    f"{p50:.3g} µs", "p50_us"))
-    lines += table(["transport", "p50 µs", "p99 µs", "cpu µs/round trip", "capacity got",
-                    "this ÷ ringbuf (p50)"], body)
+    lines += table(["placement", "transport", "p50 µs", "p99 µs", "cpu µs/round trip",
+                    "capacity got", "this ÷ ringbuf (p50)"], body, text_columns=(0, 1))
     return lines, losses
 
 
@@ -307,6 +328,92 @@ def idle_section(rows):
                 body.append((transport, f"*{row.error}*" if row.error else
                              fmt_num(row.get("cpu_us_per_idle_sec"))))
     return lines + table(["transport", "CPU µs per idle second"], body)
+
+
+# ---- The README's table -------------------------------------------------------------
+
+README_PEERS = ["boost_mq", "posix_mq", "pipe", "spsc_busy"]
+
+
+def fmt_cell(row, counter, fmt, scale=1.0):
+    """A row's median, and its range over the repetitions when there were several."""
+    if row is None:
+        return "—"
+    if row.error:
+        return "n/a" if row.error.startswith("unavailable:") else "FAILED"
+    value = row.get(counter)
+    spread = row.range(counter)
+    text = fmt(value * scale)
+    if spread is not None and row.repetitions > 1:
+        text += f" ({fmt(spread[0] * scale)}–{fmt(spread[1] * scale)})"
+    return text
+
+
+def ratio_of(ours, theirs, counter, higher_is_better=True):
+    if ours is None or theirs is None or ours.error or theirs.error:
+        return "—"
+    a, b = ours.get(counter), theirs.get(counter)
+    return fmt_ratio(a, b) if higher_is_better else fmt_ratio(b, a)
+
+
+def readme_table(rows, command, load):
+    """The README's performance table: each placement's 64 B, capacity 1024
+    throughput rows and its round trip, pinned placements first."""
+    throughput = index(rows, "Throughput")
+    roundtrip = index(rows, "RoundTrip")
+    body = []
+    for place in PLACEMENTS:
+        for p, c in CREWS:
+            key = tuple(sorted({"place": place, "p": p, "c": c, "size": 64, "cap": 1024}.items()))
+            by_t = throughput.get(key)
+            if not by_t:
+                continue
+            ours = by_t.get("ringbuf")
+            body.append((PLACEMENT_TEXT[place], f"{p} → {c} msgs/s",
+                         fmt_cell(ours, "msgs_per_sec", fmt_rate)) +
+                        tuple(fmt_cell(by_t.get(t), "msgs_per_sec", fmt_rate)
+                              for t in README_PEERS) +
+                        tuple(ratio_of(ours, by_t.get(t), "msgs_per_sec")
+                              for t in ("boost_mq", "pipe", "spsc_busy")) +
+                        (fmt_cpu(ours, by_t.get("boost_mq"), "cpu_us_per_msg"),))
+        by_t = roundtrip.get(tuple(sorted({"place": place, "size": 64}.items())))
+        if by_t:
+            ours = by_t.get("ringbuf")
+            body.append((PLACEMENT_TEXT[place], "round trip p50",
+                         fmt_cell(ours, "p50_us", fmt_num)) +
+                        tuple(fmt_cell(by_t.get(t), "p50_us", fmt_num)
+                              for t in README_PEERS) +
+                        tuple(ratio_of(ours, by_t.get(t), "p50_us", higher_is_better=False)
+                              for t in ("boost_mq", "pipe", "spsc_busy")) +
+                        (fmt_cpu(ours, by_t.get("boost_mq"), "cpu_us_per_roundtrip"),))
+    idle = index(rows, "IdleWait")
+    for by_t in idle.values():
+        body.append(("—", "idle waiter, CPU µs per idle second",
+                     fmt_cell(by_t.get("ringbuf"), "cpu_us_per_idle_sec", fmt_num)) +
+                    tuple(fmt_cell(by_t.get(t), "cpu_us_per_idle_sec", fmt_num)
+                          for t in README_PEERS) + ("", "", "", ""))
+    repetitions = max((r.repetitions for r in rows), default=1)
+    lines = [f"Produced by `{command}` "
+             f"({datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, "
+             f"load average at the start {load}): 64 B messages, capacity 1024 "
+             "asked of every transport, separate processes, every message verified. Each "
+             f"cell is the median of {repetitions} repetitions and, in brackets, their range; "
+             "the repetitions of all rows ran interleaved in random order in one run of one "
+             "binary. Throughput in messages/s, round trip p50 in µs. **ringbuf ÷ X** is "
+             "ringbuf's throughput over X's, or X's round trip over ringbuf's: above 1 ringbuf "
+             "is better, in bold below. **cpu** is ringbuf's CPU per message (per round trip), "
+             "all processes together, over Boost's: below 1 ringbuf uses less.", ""]
+    lines += table(["placement", "workload", "ringbuf"] + README_PEERS +
+                   ["ringbuf ÷ boost_mq", "ringbuf ÷ pipe", "ringbuf ÷ spsc_busy",
+                    "cpu ringbuf / boost_mq"], body, text_columns=(0, 1))
+    return lines
+
+
+def fmt_cpu(ours, theirs, counter):
+    if ours is None or theirs is None or ours.error or theirs.error:
+        return "—"
+    a, b = ours.get(counter), theirs.get(counter)
+    return f"{a / b:.2f}" if a is not None and b else "—"
 
 
 class Loss:
@@ -357,23 +464,25 @@ set key top left
 def charts(rows, out_dir):
     gnuplot = shutil.which("gnuplot")
     if gnuplot is None:
-        print("report.py: gnuplot not found; no charts (./bazelw installs gnuplot-nox)",
+        print("report.py: gnuplot not found; no charts (bench/run_benchmarks.sh installs gnuplot-nox)",
               file=sys.stderr)
         return []
     configs = index(rows, "Throughput")
     made = []
     with tempfile.TemporaryDirectory() as tmp:
+        configs = {k: v for k, v in configs.items() if place_of(dict(k)) == "none"}
         cap = pick_capacity(configs, size=64)
         if cap is not None:
             data = os.path.join(tmp, "producers.dat")
             write_data(data, ["crew"] + TRANSPORTS, [
-                [f"{p}→{c}"] + [value_of(configs, t, "msgs_per_sec", 1e6, p=p, c=c, size=64,
-                                         cap=cap) for t in TRANSPORTS]
-                for p, c in CREWS])
+                [f"{p}→{c}"] + [value_of(configs, t, "msgs_per_sec", 1e6, place="none", p=p,
+                                         c=c, size=64, cap=cap) for t in TRANSPORTS]
+                for p, c in CREWS
+                if any(dict(k)["p"] == p and dict(k)["c"] == c for k in configs)])
             png = os.path.join(out_dir, "throughput_vs_producers.png")
             if run_gnuplot(gnuplot, GNUPLOT_PREAMBLE + f"""
 set output "{png}"
-set title "Throughput vs producers -> consumers (64 B messages, capacity {cap} asked)"
+set title "Throughput vs producers -> consumers (unpinned, 64 B messages, capacity {cap} asked)"
 set ylabel "million messages / s"
 set xlabel "producer processes -> consumer processes"
 set style data histogram
@@ -388,10 +497,11 @@ plot for [i=2:{1 + len(TRANSPORTS)}] "{data}" using i:xtic(1) title columnheader
         if cap is not None:
             sizes = sorted({dict(k)["size"] for k in configs
                             if dict(k)["p"] == 1 and dict(k)["c"] == 1 and dict(k)["cap"] == cap})
+        if cap is not None and len(sizes) > 1:  # the README's run has only 64 B
             data = os.path.join(tmp, "sizes.dat")
             write_data(data, ["size"] + TRANSPORTS, [
-                [size] + [value_of(configs, t, "bytes_per_sec", 1e6, p=1, c=1, size=size,
-                                   cap=cap) for t in TRANSPORTS]
+                [size] + [value_of(configs, t, "bytes_per_sec", 1e6, place="none", p=1, c=1,
+                                   size=size, cap=cap) for t in TRANSPORTS]
                 for size in sizes])
             png = os.path.join(out_dir, "throughput_vs_size.png")
             if run_gnuplot(gnuplot, GNUPLOT_PREAMBLE + f"""
@@ -437,6 +547,11 @@ def main():
     losses += roundtrip_losses
     idle = idle_section(rows)
     pngs = charts(rows, args.out)
+    start_load = context.get("load_avg")
+    start_load = ", ".join(f"{x:.2f}" for x in start_load) if start_load else "?"
+    readme_path = os.path.join(args.out, "README-table.md")
+    with open(readme_path, "w") as f:
+        f.write("\n".join(readme_table(rows, args.command, start_load)) + "\n")
     repetitions = max((r.repetitions for r in rows), default=1)
 
     lines = ["# ringbuf beside its peers: benchmark results", "",
@@ -465,7 +580,7 @@ def main():
     path = os.path.join(args.out, "RESULTS.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
-    print(f"report.py: wrote {path}" + "".join(f", {p}" for p in pngs))
+    print(f"report.py: wrote {path}, {readme_path}" + "".join(f", {p}" for p in pngs))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // The seam between the benchmarks and what they measure. Every workload in
 // queue_benchmark.cc is written once against Channel and Endpoint; each
 // transport (ringbuf and its peers: a POSIX message queue, a Boost.Interprocess
-// message_queue, a pipe) is one small adapter in transports.cc.
+// message_queue, a pipe, and the busy-poll SPSC ring that marks the limit)
+// is one small adapter in transports.cc.
 //
 // Life of a channel in one benchmark run: the parent process creates it (and
 // with it a fresh, unique name), forks the workload's children, each child
@@ -30,6 +31,9 @@ struct Geometry {
   uint64_t capacity = 1024;    // messages the channel should hold
   int producers = 1;           // processes that will send on it
   int consumers = 1;           // processes that will receive from it
+  // Producers pinned to one CPU and consumers to another (so a process that
+  // spins never holds up its peer).
+  bool cpus_apart = false;
 };
 
 // One process's handle on a channel: used by one thread of one child.

@@ -4,16 +4,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mqueue.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/interprocess/ipc/message_queue.hpp>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <utility>
@@ -26,6 +28,12 @@
 #include "bench/transport.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+
+// Defined by @boost//:boost when Debian's libboost-dev is installed
+// (bench/run_benchmarks.sh installs it); without it there is no boost_mq row.
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
+#include <boost/interprocess/ipc/message_queue.hpp>
+#endif
 
 namespace ringbuf_bench {
 namespace {
@@ -212,6 +220,7 @@ class MqChannel : public Channel {
 };
 
 // ---- Boost.Interprocess message_queue ---------------------------------------
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
 //
 // No limits beyond /dev/shm's size. Its calls throw; the adapter turns
 // exceptions into statuses.
@@ -285,6 +294,7 @@ class BoostChannel : public Channel {
   std::string name_;
   uint64_t capacity_;
 };
+#endif  // RINGBUF_HAVE_BOOST_INTERPROCESS
 
 // ---- pipe -------------------------------------------------------------------
 //
@@ -388,14 +398,140 @@ class PipeChannel : public Channel {
   uint64_t capacity_ = 0;
 };
 
+// ---- Busy-poll SPSC ring: the limit ------------------------------------------
+//
+// What two processes on two CPUs can do at best with a ring in shared memory:
+// lock-free, one producer and one consumer, each spinning (never sleeping)
+// while the ring is full or empty, each keeping a private copy of the other's
+// index so that it touches the other's cache line only when its copy says
+// full (empty) -- the shape of rigtorp/SPSCQueue and folly's
+// ProducerConsumerQueue. No crash safety, no blocking, no multi-producer: it
+// is the row that shows what the locks, the wake-ups and the recovery
+// bookkeeping of the others cost, not a peer one could deploy. It is
+// unavailable for more than one producer or consumer, and unless producer
+// and consumer are pinned to different CPUs: sharing one, a spinner lets its
+// peer run only when its time slice ends, and unpinned that happens whenever
+// the scheduler puts them together.
+//
+// The ring lives in an anonymous MAP_SHARED mapping made by the parent before
+// fork(), so it needs no name. Slots are a 4-byte length and the payload,
+// padded to a cache line.
+
+struct alignas(64) SpscIndex {
+  std::atomic<uint64_t> value{0};
+};
+
+struct SpscShared {
+  SpscIndex head;  // written by the consumer only: messages taken
+  SpscIndex tail;  // written by the producer only: messages published
+};
+
+class SpscEndpoint : public Endpoint {
+ public:
+  SpscEndpoint(SpscShared* shared, char* slots, uint64_t capacity,
+               uint64_t stride)
+      : shared_(shared), slots_(slots), capacity_(capacity), stride_(stride) {}
+
+  absl::Status Send(absl::string_view message) override {
+    const uint64_t tail = shared_->tail.value.load(std::memory_order_relaxed);
+    // Acquire pairs with the consumer's release of head: the slot we reuse
+    // has been read.
+    while (tail - cached_head_ == capacity_) {
+      cached_head_ = shared_->head.value.load(std::memory_order_acquire);
+      if (tail - cached_head_ == capacity_) Pause();
+    }
+    char* slot = slots_ + (tail % capacity_) * stride_;
+    const uint32_t length = static_cast<uint32_t>(message.size());
+    std::memcpy(slot, &length, sizeof(length));
+    std::memcpy(slot + sizeof(length), message.data(), message.size());
+    // Release publishes the slot's bytes to the consumer's acquire of tail.
+    shared_->tail.value.store(tail + 1, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  absl::Status Receive(std::string* message) override {
+    const uint64_t head = shared_->head.value.load(std::memory_order_relaxed);
+    while (cached_tail_ == head) {
+      cached_tail_ = shared_->tail.value.load(std::memory_order_acquire);
+      if (cached_tail_ == head) Pause();
+    }
+    const char* slot = slots_ + (head % capacity_) * stride_;
+    uint32_t length;
+    std::memcpy(&length, slot, sizeof(length));
+    if (length > stride_ - sizeof(length)) {
+      return absl::DataLossError(absl::StrCat("spsc: slot length ", length));
+    }
+    message->assign(slot + sizeof(length), length);
+    shared_->head.value.store(head + 1, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+ private:
+  static void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  SpscShared* shared_;
+  char* slots_;
+  uint64_t capacity_;
+  uint64_t stride_;
+  uint64_t cached_head_ = 0;  // the producer's copy of head
+  uint64_t cached_tail_ = 0;  // the consumer's copy of tail
+};
+
+class SpscChannel : public Channel {
+ public:
+  static absl::StatusOr<std::unique_ptr<Channel>> Create(const Geometry& g) {
+    if (g.producers != 1 || g.consumers != 1) {
+      return absl::UnavailableError(
+          "busy-poll SPSC ring: one producer and one consumer only");
+    }
+    if (!g.cpus_apart) {
+      return absl::UnavailableError(
+          "busy-poll SPSC ring: needs producer and consumer pinned to "
+          "different CPUs (sharing one, a spinner lets its peer run only when "
+          "its time slice ends)");
+    }
+    const uint64_t stride = (sizeof(uint32_t) + g.message_size + 63) / 64 * 64;
+    const size_t bytes = sizeof(SpscShared) + g.capacity * stride;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return Errno("mmap(spsc ring)");
+    new (p) SpscShared();
+    return std::unique_ptr<Channel>(
+        new SpscChannel(p, bytes, g.capacity, stride));
+  }
+  ~SpscChannel() override { munmap(mapping_, bytes_); }
+
+  uint64_t capacity_got() const override { return capacity_; }
+  absl::StatusOr<std::unique_ptr<Endpoint>> Attach() override {
+    return std::make_unique<SpscEndpoint>(
+        static_cast<SpscShared*>(mapping_),
+        static_cast<char*>(mapping_) + sizeof(SpscShared), capacity_, stride_);
+  }
+
+ private:
+  SpscChannel(void* mapping, size_t bytes, uint64_t capacity, uint64_t stride)
+      : mapping_(mapping), bytes_(bytes), capacity_(capacity), stride_(stride) {}
+  void* mapping_;
+  size_t bytes_;
+  uint64_t capacity_;
+  uint64_t stride_;
+};
+
 }  // namespace
 
 const std::vector<Transport>& AllTransports() {
   static const auto* transports = new std::vector<Transport>{
       {"ringbuf", RingbufChannel::Create},
       {"posix_mq", MqChannel::Create},
+#ifdef RINGBUF_HAVE_BOOST_INTERPROCESS
       {"boost_mq", BoostChannel::Create},
+#endif
       {"pipe", PipeChannel::Create},
+      {"spsc_busy", SpscChannel::Create},
   };
   return *transports;
 }

@@ -4,11 +4,14 @@
 #include "ringbuf/c_api.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -16,12 +19,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "ringbuf/notifier.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+#include "ringbuf/trust.h"
+#include "ringbuf/version.h"
 
 struct ringbuf_queue {
   explicit ringbuf_queue(ringbuf::Queue q) : queue(std::move(q)) {}
   ringbuf::Queue queue;
+};
+
+struct ringbuf_reservation {
+  explicit ringbuf_reservation(ringbuf::Queue::Reservation r)
+      : reservation(std::move(r)) {}
+  ringbuf::Queue::Reservation reservation;
+};
+
+struct ringbuf_peeked {
+  explicit ringbuf_peeked(ringbuf::Queue::Peeked p) : peeked(std::move(p)) {}
+  ringbuf::Queue::Peeked peeked;
+};
+
+struct ringbuf_notifier {
+  std::unique_ptr<ringbuf::QueueNotifier> notifier;
 };
 
 namespace {
@@ -97,6 +119,15 @@ int NullArgument(const char* what) noexcept {
 absl::Duration Timeout(int64_t timeout_ns) {
   return timeout_ns < 0 ? absl::InfiniteDuration()
                         : absl::Nanoseconds(timeout_ns);
+}
+
+// The calls that take a Duration make one attempt for a zero timeout and
+// report DeadlineExceeded; c_api.h promises "right now" as UNAVAILABLE.
+int FromTimed(const absl::Status& status, int64_t timeout_ns) noexcept {
+  if (timeout_ns == 0 && absl::IsDeadlineExceeded(status)) {
+    return Fail(RINGBUF_UNAVAILABLE, status.message());
+  }
+  return FromStatus(status);
 }
 
 // Hands a new handle to *out, or reports why there is none.
@@ -208,23 +239,158 @@ void ringbuf_shutdown(ringbuf_queue* q) noexcept {
   if (q != nullptr) q->queue.Shutdown();
 }
 
+int ringbuf_send_batch(ringbuf_queue* q, const ringbuf_message* messages,
+                       size_t count, size_t* sent,
+                       int64_t timeout_ns) noexcept {
+  if (sent != nullptr) *sent = 0;
+  return Guard("ringbuf_send_batch", [&]() -> int {
+    if (q == nullptr) return NullArgument("ringbuf_send_batch: queue is NULL");
+    if (sent == nullptr) return NullArgument("ringbuf_send_batch: sent is NULL");
+    if (messages == nullptr && count > 0) {
+      return NullArgument(
+          "ringbuf_send_batch: messages is NULL but count is not 0");
+    }
+    std::vector<absl::string_view> views;
+    views.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const ringbuf_message& m = messages[i];
+      if (m.data == nullptr && m.len > 0) {
+        return Fail(RINGBUF_INVALID_ARGUMENT,
+                    absl::StrCat("ringbuf_send_batch: messages[", i,
+                                 "].data is NULL but its len is not 0"));
+      }
+      views.emplace_back(m.len == 0 ? "" : static_cast<const char*>(m.data),
+                         m.len);
+    }
+    return FromTimed(q->queue.SendBatch(views, Timeout(timeout_ns), sent),
+                     timeout_ns);
+  });
+}
+
+int ringbuf_receive_batch(ringbuf_queue* q, void* buf, size_t cap,
+                          size_t* lens, size_t max_messages, size_t* count,
+                          int64_t timeout_ns) noexcept {
+  if (count != nullptr) *count = 0;
+  return Guard("ringbuf_receive_batch", [&]() -> int {
+    if (q == nullptr) {
+      return NullArgument("ringbuf_receive_batch: queue is NULL");
+    }
+    if (buf == nullptr || lens == nullptr || count == nullptr) {
+      return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
+    }
+    if (max_messages == 0) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  "ringbuf_receive_batch: max_messages is 0");
+    }
+    const size_t slot_size = q->queue.slot_size();
+    if (cap < slot_size) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  absl::StrCat("ringbuf_receive_batch: queue '",
+                               q->queue.name(), "': cap ", cap,
+                               " is below the slot size ", slot_size));
+    }
+    std::vector<std::string> taken;
+    const absl::Status status = q->queue.ReceiveBatch(
+        std::min(max_messages, cap / slot_size), Timeout(timeout_ns), &taken);
+    // Each message is at most slot_size bytes and at most cap / slot_size
+    // were asked for, so they all fit.
+    char* at = static_cast<char*>(buf);
+    for (const std::string& m : taken) {
+      std::memcpy(at, m.data(), m.size());
+      at += m.size();
+      lens[(*count)++] = m.size();
+    }
+    return FromTimed(status, timeout_ns);
+  });
+}
+
+int ringbuf_reserve(ringbuf_queue* q, int64_t timeout_ns,
+                    ringbuf_reservation** out, void** buf,
+                    size_t* cap) noexcept {
+  return Guard("ringbuf_reserve", [&]() -> int {
+    if (q == nullptr || out == nullptr || buf == nullptr || cap == nullptr) {
+      return NullArgument("ringbuf_reserve: q, out, buf or cap is NULL");
+    }
+    absl::StatusOr<ringbuf::Queue::Reservation> r =
+        q->queue.Reserve(Timeout(timeout_ns));
+    if (!r.ok()) return FromTimed(r.status(), timeout_ns);
+    const absl::Span<char> slot = r->buffer();
+    *out = new ringbuf_reservation(*std::move(r));
+    *buf = slot.data();
+    *cap = slot.size();
+    return RINGBUF_OK;
+  });
+}
+
+int ringbuf_reservation_commit(ringbuf_reservation* r, size_t len) noexcept {
+  // Owned from here on: freed (and, uncommitted, dropped) on every path.
+  std::unique_ptr<ringbuf_reservation> owned(r);
+  return Guard("ringbuf_reservation_commit", [&]() -> int {
+    if (r == nullptr) {
+      return NullArgument("ringbuf_reservation_commit: reservation is NULL");
+    }
+    return FromStatus(r->reservation.Commit(len));
+  });
+}
+
+void ringbuf_reservation_drop(ringbuf_reservation* r) noexcept { delete r; }
+
+int ringbuf_peek(ringbuf_queue* q, int64_t timeout_ns, ringbuf_peeked** out,
+                 const void** data, size_t* len) noexcept {
+  return Guard("ringbuf_peek", [&]() -> int {
+    if (q == nullptr || out == nullptr || data == nullptr || len == nullptr) {
+      return NullArgument("ringbuf_peek: q, out, data or len is NULL");
+    }
+    absl::StatusOr<ringbuf::Queue::Peeked> p =
+        q->queue.Peek(Timeout(timeout_ns));
+    if (!p.ok()) return FromTimed(p.status(), timeout_ns);
+    const absl::string_view message = p->data();
+    *out = new ringbuf_peeked(*std::move(p));
+    *data = message.data();
+    *len = message.size();
+    return RINGBUF_OK;
+  });
+}
+
+int ringbuf_peeked_release(ringbuf_peeked* p) noexcept {
+  std::unique_ptr<ringbuf_peeked> owned(p);
+  return Guard("ringbuf_peeked_release", [&]() -> int {
+    if (p == nullptr) return NullArgument("ringbuf_peeked_release: NULL");
+    return FromStatus(p->peeked.Release());
+  });
+}
+
+void ringbuf_peeked_drop(ringbuf_peeked* p) noexcept { delete p; }
+
 int ringbuf_stats(const ringbuf_queue* q,
                   struct ringbuf_stats* stats) noexcept {
   if (q == nullptr) return NullArgument("ringbuf_stats: queue is NULL");
   if (stats == nullptr) return NullArgument("ringbuf_stats: stats is NULL");
+  constexpr size_t kMinimum = offsetof(struct ringbuf_stats, capacity);
+  if (stats->size < kMinimum) {
+    return Fail(RINGBUF_INVALID_ARGUMENT,
+                absl::StrCat("ringbuf_stats: stats->size is ", stats->size,
+                             ", below ", kMinimum,
+                             ": set it to sizeof(struct ringbuf_stats)"));
+  }
   const ringbuf::Stats s = q->queue.GetStats();
-  *stats = {};
-  stats->capacity = s.capacity;
-  stats->slot_size = s.slot_size;
-  stats->depth = s.depth;
-  stats->head = s.head;
-  stats->tail = s.tail;
-  stats->total_sent = s.total_sent;
-  stats->total_received = s.total_received;
-  stats->send_lock_owner_deaths = s.send_lock_owner_deaths;
-  stats->receive_lock_owner_deaths = s.receive_lock_owner_deaths;
-  stats->discarded_partial_sends = s.discarded_partial_sends;
-  stats->receives_lost_to_dead_consumers = s.receives_lost_to_dead_consumers;
+  struct ringbuf_stats full = {};
+  full.slot_size = s.slot_size;
+  full.capacity = s.capacity;
+  full.depth = s.depth;
+  full.head = s.head;
+  full.tail = s.tail;
+  full.total_sent = s.total_sent;
+  full.total_received = s.total_received;
+  full.send_lock_owner_deaths = s.send_lock_owner_deaths;
+  full.receive_lock_owner_deaths = s.receive_lock_owner_deaths;
+  full.discarded_partial_sends = s.discarded_partial_sends;
+  full.receives_lost_to_dead_consumers = s.receives_lost_to_dead_consumers;
+  // An older caller's struct is a prefix of ours: fill what it has room for.
+  const uint32_t filled = static_cast<uint32_t>(
+      std::min<size_t>(stats->size, sizeof(struct ringbuf_stats)));
+  full.size = filled;
+  std::memcpy(stats, &full, filled);
   return RINGBUF_OK;
 }
 
@@ -235,6 +401,40 @@ uint32_t ringbuf_slot_size(const ringbuf_queue* q) noexcept {
 uint64_t ringbuf_capacity(const ringbuf_queue* q) noexcept {
   return q == nullptr ? 0 : q->queue.capacity();
 }
+
+int ringbuf_notifier_create(ringbuf_queue* q, int event,
+                            ringbuf_notifier** out) noexcept {
+  return Guard("ringbuf_notifier_create", [&]() -> int {
+    if (q == nullptr || out == nullptr) {
+      return NullArgument("ringbuf_notifier_create: q or out is NULL");
+    }
+    if (event != RINGBUF_EVENT_MESSAGES && event != RINGBUF_EVENT_SPACE) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  absl::StrCat("ringbuf_notifier_create: queue '",
+                               q->queue.name(), "': event ", event,
+                               " is not a ringbuf_event"));
+    }
+    auto n = ringbuf::QueueNotifier::Create(
+        q->queue, event == RINGBUF_EVENT_MESSAGES
+                      ? ringbuf::QueueNotifier::Event::kMessages
+                      : ringbuf::QueueNotifier::Event::kSpace);
+    if (!n.ok()) return FromStatus(n.status());
+    *out = new ringbuf_notifier{*std::move(n)};
+    return RINGBUF_OK;
+  });
+}
+
+int ringbuf_notifier_fd(const ringbuf_notifier* n) noexcept {
+  return n == nullptr ? -1 : n->notifier->fd();
+}
+
+void ringbuf_notifier_clear(ringbuf_notifier* n) noexcept {
+  if (n != nullptr) n->notifier->Clear();
+}
+
+void ringbuf_notifier_destroy(ringbuf_notifier* n) noexcept { delete n; }
+
+const char* ringbuf_version(void) noexcept { return ringbuf::Version(); }
 
 const char* ringbuf_last_error(void) noexcept { return last_error; }
 
@@ -259,6 +459,74 @@ const char* ringbuf_status_name(int code) noexcept {
     case RINGBUF_UNAUTHENTICATED: return "UNAUTHENTICATED";
   }
   return "UNKNOWN";
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// Trusting a queue's owner (the *_trusting calls).
+
+namespace {
+
+// The `owner` of the *_trusting calls: NULL is the library's default.
+absl::StatusOr<ringbuf::Trust> OwnerTrust(const char* name,
+                                          const char* owner) {
+  if (owner == nullptr) return ringbuf::Trust();
+  absl::StatusOr<ringbuf::Trust> trust = ringbuf::Trust::Owner(owner);
+  if (!trust.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue '", name, "': ", trust.status().message()));
+  }
+  return trust;
+}
+
+}  // namespace
+
+extern "C" {
+
+int ringbuf_open_trusting(const char* name, const char* owner,
+                          ringbuf_queue** out) noexcept {
+  return Guard("ringbuf_open_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_open_trusting: name is NULL");
+    }
+    if (out == nullptr) {
+      return NullArgument("ringbuf_open_trusting: out is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return Attach(ringbuf::Queue::Open(name, *trust), out);
+  });
+}
+
+int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
+                                    uint32_t slot_size, uint32_t mode,
+                                    const char* owner,
+                                    ringbuf_queue** out) noexcept {
+  return Guard("ringbuf_open_or_create_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_open_or_create_trusting: name is NULL");
+    }
+    if (out == nullptr) {
+      return NullArgument("ringbuf_open_or_create_trusting: out is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return Attach(ringbuf::Queue::OpenOrCreate(
+                      name, MakeOptions(capacity, slot_size, mode), *trust),
+                  out);
+  });
+}
+
+int ringbuf_remove_trusting(const char* name, const char* owner) noexcept {
+  return Guard("ringbuf_remove_trusting", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_remove_trusting: name is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return FromStatus(ringbuf::Queue::Remove(name, *trust));
+  });
 }
 
 }  // extern "C"

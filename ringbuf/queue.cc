@@ -11,7 +11,9 @@
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/recovery.h"
+#include "ringbuf/internal/shm_mapping.h"
 
 namespace ringbuf {
 
@@ -74,13 +76,15 @@ absl::Status AfterWait(SlotSemaphore::Result result, absl::string_view queue,
 Queue::Queue(std::string name, internal::ShmMapping mapping,
              const internal::Geometry& geometry)
     : name_(std::move(name)),
-      mapping_(std::move(mapping)),
-      header_(static_cast<Header*>(mapping_.data())),
+      mapping_(std::make_unique<internal::ShmMapping>(std::move(mapping))),
+      header_(static_cast<Header*>(mapping_->data())),
       capacity_(geometry.capacity),
       slot_size_(geometry.slot_size),
       slot_stride_(geometry.slot_stride),
-      slots_(static_cast<char*>(mapping_.data()) + internal::kHeaderSize),
+      slots_(static_cast<char*>(mapping_->data()) + internal::kHeaderSize),
       shut_down_(std::make_unique<std::atomic<bool>>(false)) {}
+
+Queue::~Queue() = default;
 
 Queue::Queue(Queue&& other) noexcept { *this = std::move(other); }
 
@@ -122,12 +126,13 @@ absl::StatusOr<Queue> Queue::Create(absl::string_view name,
   return Queue(*std::move(normalized), *std::move(mapping), geometry);
 }
 
-absl::StatusOr<Queue> Queue::Open(absl::string_view name) {
+absl::StatusOr<Queue> Queue::Open(absl::string_view name,
+                                  const Trust& trust) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
   absl::StatusOr<internal::ShmMapping> mapping =
       internal::ShmMapping::OpenExisting(*normalized, internal::kHeaderSize,
-                                         kMaxMappingSize);
+                                         kMaxMappingSize, trust);
   if (!mapping.ok()) return mapping.status();
   absl::StatusOr<internal::Geometry> geometry = internal::ValidateHeader(
       *normalized, *static_cast<const Header*>(mapping->data()),
@@ -137,9 +142,10 @@ absl::StatusOr<Queue> Queue::Open(absl::string_view name) {
 }
 
 absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
-                                          const Options& options) {
+                                          const Options& options,
+                                          const Trust& trust) {
   for (int attempt = 0; attempt < kOpenOrCreateAttempts; ++attempt) {
-    absl::StatusOr<Queue> queue = Open(name);
+    absl::StatusOr<Queue> queue = Open(name, trust);
     if (queue.ok()) {
       if (queue->capacity() != options.capacity ||
           queue->slot_size() != options.slot_size) {
@@ -163,10 +169,10 @@ absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
                    " attempts: the name keeps being created and removed"));
 }
 
-absl::Status Queue::Remove(absl::string_view name) {
+absl::Status Queue::Remove(absl::string_view name, const Trust& trust) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
-  return internal::ShmMapping::Unlink(*normalized);
+  return internal::ShmMapping::Unlink(*normalized, trust);
 }
 
 char* Queue::Slot(uint64_t index) const {
@@ -182,7 +188,7 @@ absl::Status Queue::LockSide(internal::SideLock& side,
       name_,
       mode == Mode::kTry ? Deadline::After(kLockWaitFloor)
                          : deadline.NoSoonerThan(kLockWaitFloor),
-      *shut_down_);
+      *shut_down_, side.holder_cpu);
   if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
   if (!acquired.ok()) {
     if (absl::IsDeadlineExceeded(acquired.status())) {

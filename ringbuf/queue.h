@@ -30,9 +30,10 @@
 //     not have committed; a receive killed before it returned loses at most
 //     the one message (a ReceiveBatch: the batch) it was taking. The next process to touch the killed
 //     process's lock repairs it (Stats counts the repairs).
-//   * Waiting costs no CPU: a blocked call spins for a few microseconds, then
-//     sleeps in the kernel (waking once a second to re-check, see
-//     internal/counting_semaphore.h).
+//   * Waiting costs no CPU: a blocked call spins for at most a few
+//     microseconds (not at all when the process it waits for last ran on
+//     its CPU), yields a few times, then sleeps in the kernel (waking once a
+//     second to re-check, see internal/spin.h and counting_semaphore.h).
 //
 // Timeouts are measured on CLOCK_MONOTONIC, computed once per call, and bound
 // the whole call including the wait for the queue's lock: a wall-clock jump
@@ -59,6 +60,17 @@
 // Permissions. The object is created with exactly Options::mode (0600 by
 // default: the creating user only); anyone who can open it can send, receive
 // and corrupt it, so grant access only to trusted peers.
+//
+// Owners (ringbuf/trust.h). Any user may create a name in /dev/shm first
+// (squatting). Open, OpenOrCreate (when it opens) and Remove therefore
+// accept only an object whose owner the given Trust accepts: by default
+// this process's effective uid and root. The owner is read from the
+// descriptor that is then mapped, never looked up again by name. To share a
+// queue across users, the creator uses Create, never OpenOrCreate, with a
+// group mode such as 0660: Create guarantees a new object with exactly that
+// mode, and a name someone else took first fails loudly with AlreadyExists
+// naming its owner. The other users open it trusting the creator
+// (Trust::Owner("svc-a")).
 
 #ifndef RINGBUF_QUEUE_H_
 #define RINGBUF_QUEUE_H_
@@ -74,49 +86,71 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "ringbuf/internal/deadline.h"
-#include "ringbuf/internal/layout.h"
-#include "ringbuf/internal/shm_mapping.h"
 #include "ringbuf/options.h"
+#include "ringbuf/trust.h"
 
 namespace ringbuf {
+
+// Defined in ringbuf/internal/, which is not installed: this header names
+// them only through pointers and references, so the installed API exposes no
+// internals and they may change without breaking a caller's build.
+namespace internal {
+class Deadline;
+struct Geometry;
+struct Header;
+class ShmMapping;
+struct SideLock;
+}  // namespace internal
 
 class Queue {
  public:
   // Creates a queue named `name` with the given geometry and mode.
   //   OK: the queue exists, is empty, and this handle is attached to it.
-  //   AlreadyExists: the name exists (nothing is changed).
+  //   AlreadyExists: the name exists (nothing is changed); the message names
+  //     its owner and mode, so a name squatted by another user is seen.
   //   InvalidArgument: bad name, capacity or slot_size.
   //   PermissionDenied, ResourceExhausted (/dev/shm full): from the system.
   static absl::StatusOr<Queue> Create(absl::string_view name,
                                       const Options& options);
 
-  // Attaches to the existing queue `name`.
+  // Attaches to the existing queue `name`, if `trust` accepts its owner.
   //   NotFound: no such name.
   //   InvalidArgument: bad name.
+  //   PermissionDenied: the owner is not trusted (the message names the
+  //     owner and its uid, calls out a mode that lets any user write the
+  //     object, and says how to trust that owner); or the mode does not let
+  //     this user open it.
   //   DataLoss: the object is not a ringbuf queue (foreign magic, too small,
   //     geometry that disagrees with its size); FailedPrecondition: a queue
   //     of another layout version. The message names the field.
-  //   PermissionDenied: the mode does not let this user open it.
-  static absl::StatusOr<Queue> Open(absl::string_view name);
+  static absl::StatusOr<Queue> Open(absl::string_view name,
+                                    const Trust& trust = Trust());
 
-  // Opens `name` if it exists, else creates it with `options`. Safe when
-  // many processes race: exactly one creates, all end on the same queue.
+  // Opens `name` if it exists (and `trust` accepts its owner, as Open),
+  // else creates it with `options`. Safe when many processes race: exactly
+  // one creates, all end on the same queue.
   //   FailedPrecondition: the existing queue's capacity or slot_size differ
   //     from `options`.
   //   Otherwise the codes of Create and Open.
   static absl::StatusOr<Queue> OpenOrCreate(absl::string_view name,
-                                            const Options& options);
+                                            const Options& options,
+                                            const Trust& trust = Trust());
 
-  // Unlinks `name`. NotFound if it does not exist; InvalidArgument for a bad
-  // name. Attached handles keep working (see Lifetime above).
-  static absl::Status Remove(absl::string_view name);
+  // Unlinks `name`, if `trust` accepts the owner of the object it names.
+  // Attached handles keep working (see Lifetime above).
+  //   NotFound: no such name.
+  //   InvalidArgument: bad name.
+  //   PermissionDenied: the owner is not trusted (as Open; checked by name
+  //     just before unlinking: a guard against removing another user's queue
+  //     by mistake), or the system refused.
+  static absl::Status Remove(absl::string_view name,
+                             const Trust& trust = Trust());
 
   Queue(Queue&& other) noexcept;
   Queue& operator=(Queue&& other) noexcept;
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
-  ~Queue() = default;
+  ~Queue();
 
   // Sends one message, blocking while the queue is full.
   //   OK: committed; it will be received exactly once, after every message
@@ -300,7 +334,9 @@ class Queue {
   char* Slot(uint64_t index) const;
 
   std::string name_;
-  internal::ShmMapping mapping_;
+  // Owns the mapping (unmapped when the Queue goes); the hot path reaches the
+  // memory through header_ and slots_ only.
+  std::unique_ptr<internal::ShmMapping> mapping_;
   internal::Header* header_ = nullptr;
   // Geometry copied out of the header once it was validated, so that a peer
   // scribbling on the header later cannot steer us outside the mapping.

@@ -7,6 +7,8 @@
 // number when it adds to them; the patch number for fixes only. The shared
 // memory layout has its own version (a queue made by another layout version
 // is refused with FailedPrecondition), independent of this one.
+//
+// The macros are plain C too: ringbuf/c_api.h includes this header.
 #ifndef RINGBUF_VERSION_H_
 #define RINGBUF_VERSION_H_
 
@@ -15,6 +17,7 @@
 #define RINGBUF_VERSION_PATCH 0
 #define RINGBUF_VERSION_STRING "1.0.0"
 
+#ifdef __cplusplus
 namespace ringbuf {
 
 // The version of the library this program runs with ("1.0.0"), which may be
@@ -22,5 +25,6 @@ namespace ringbuf {
 const char* Version();
 
 }  // namespace ringbuf
+#endif  // __cplusplus (C programs: ringbuf_version() in ringbuf/c_api.h)
 
 #endif  // RINGBUF_VERSION_H_

@@ -10,15 +10,20 @@
 #include "ringbuf/c_api.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "ringbuf/options.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -84,7 +89,7 @@ int Receive(const Handle& h, std::string* out, int64_t timeout_ns = 0) {
 }
 
 uint64_t Depth(const Handle& h) {
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   return s.depth;
 }
@@ -355,6 +360,54 @@ TEST(CApiSendReceiveTest, TimedSendOnFullIsDeadlineExceededAndNotEarly) {
   EXPECT_EQ(Depth(h), 1u) << "nothing enqueued";
 }
 
+// A lock held by another handle (a peek, a reservation) is not an empty or
+// full queue (c_api.h, "Busy locks"): a timed call says UNAVAILABLE, never
+// DEADLINE_EXCEEDED, and waits its timeout first; a try waits the 10 ms
+// floor. Nothing is sent or taken.
+TEST(CApiSendReceiveTest, BusyLocksAreUnavailableNeverDeadlineExceeded) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h);
+  ASSERT_EQ(Send(h, "a"), RINGBUF_OK);
+  std::promise<void> held, release;
+  std::thread holder([&] {
+    Handle other;
+    ringbuf_peeked* peeked = nullptr;
+    ringbuf_reservation* reservation = nullptr;
+    const void* data = nullptr;
+    void* buf = nullptr;
+    size_t len = 0, cap = 0;
+    if (ringbuf_open(name.get().c_str(), other.out()) != RINGBUF_OK ||
+        ringbuf_peek(other.get(), 0, &peeked, &data, &len) != RINGBUF_OK ||
+        ringbuf_reserve(other.get(), 0, &reservation, &buf, &cap) !=
+            RINGBUF_OK) {
+      ADD_FAILURE() << LastError();
+    }
+    held.set_value();
+    release.get_future().wait_for(kPrompt);
+    ringbuf_peeked_drop(peeked);
+    ringbuf_reservation_drop(reservation);
+  });
+  held.get_future().wait();
+  std::string got;
+  for (int64_t timeout_ns : {int64_t{0}, 50 * kMs}) {
+    SCOPED_TRACE(timeout_ns);
+    const auto at_least = std::chrono::nanoseconds(
+        std::max<int64_t>(timeout_ns, 10 * kMs));
+    Clock::time_point start = Clock::now();
+    EXPECT_EQ(Receive(h, &got, timeout_ns), RINGBUF_UNAVAILABLE);
+    EXPECT_GE(Clock::now() - start, at_least);
+    EXPECT_TRUE(Contains(LastError(), "busy")) << LastError();
+    start = Clock::now();
+    EXPECT_EQ(Send(h, "b", timeout_ns), RINGBUF_UNAVAILABLE);
+    EXPECT_GE(Clock::now() - start, at_least);
+    EXPECT_TRUE(Contains(LastError(), "busy")) << LastError();
+  }
+  release.set_value();
+  holder.join();
+  EXPECT_EQ(Depth(h), 1u) << "nothing sent, nothing taken";
+}
+
 // A receive with a negative timeout sleeps until a message comes; proven by
 // waiting until the receiver announced it sleeps before sending.
 TEST(CApiSendReceiveTest, NegativeTimeoutWaitsForTheMessage) {
@@ -453,6 +506,59 @@ TEST(CApiShutdownTest, WakesABlockedReceiveWithCancelled) {
   EXPECT_EQ(rc, RINGBUF_CANCELLED);
 }
 
+// The batch and zero-copy calls wait like the plain ones, so shutdown must
+// end their waits too (an empty queue stays empty: only shutdown ends them).
+TEST(CApiShutdownTest, WakesBlockedReceiveBatchAndPeek) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h);
+  int batch_rc = -1, peek_rc = -1;
+  std::thread batch([&] {
+    char buf[kSlotSize];
+    size_t lens[1], count = 99;
+    batch_rc = ringbuf_receive_batch(h.get(), buf, sizeof buf, lens, 1, &count,
+                                     RINGBUF_WAIT_FOREVER);
+  });
+  std::thread peek([&] {
+    ringbuf_peeked* p = nullptr;
+    const void* data = nullptr;
+    size_t len = 0;
+    peek_rc = ringbuf_peek(h.get(), RINGBUF_WAIT_FOREVER, &p, &data, &len);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kReceivers, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  batch.join();
+  peek.join();
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(peek_rc, RINGBUF_CANCELLED);
+}
+
+TEST(CApiShutdownTest, WakesBlockedReserveAndSendBatch) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h, /*capacity=*/1);
+  ASSERT_EQ(Send(h, "fills it"), RINGBUF_OK);
+  int reserve_rc = -1, batch_rc = -1;
+  size_t sent = 99;
+  std::thread reserve([&] {
+    ringbuf_reservation* r = nullptr;
+    void* slot = nullptr;
+    size_t cap = 0;
+    reserve_rc = ringbuf_reserve(h.get(), RINGBUF_WAIT_FOREVER, &r, &slot, &cap);
+  });
+  std::thread batch([&] {
+    const ringbuf_message m = {"x", 1};
+    batch_rc = ringbuf_send_batch(h.get(), &m, 1, &sent, RINGBUF_WAIT_FOREVER);
+  });
+  EXPECT_TRUE(AwaitSleeper(name, Side::kSenders, absl::Seconds(30)));
+  ringbuf_shutdown(h.get());
+  reserve.join();
+  batch.join();
+  EXPECT_EQ(reserve_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(batch_rc, RINGBUF_CANCELLED);
+  EXPECT_EQ(sent, 0u);
+}
+
 TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
   ScopedQueueName name;
   Handle h, other;
@@ -468,7 +574,7 @@ TEST(CApiShutdownTest, LaterCallsAreCancelledOtherHandlesUnaffected) {
     EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
     EXPECT_EQ(Receive(h, &got, timeout), RINGBUF_CANCELLED);
   }
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);  // stats still work
   EXPECT_EQ(s.depth, 1u);
   ASSERT_EQ(Receive(other, &got), RINGBUF_OK) << LastError();
@@ -487,6 +593,7 @@ TEST(CApiStatsTest, StatsMirrorTheQueue) {
   ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
   struct ringbuf_stats s;
   std::memset(&s, 0xff, sizeof s);
+  s.size = sizeof s;
   ASSERT_EQ(ringbuf_stats(h.get(), &s), RINGBUF_OK);
   EXPECT_EQ(s.capacity, kCapacity);
   EXPECT_EQ(s.slot_size, kSlotSize);
@@ -505,7 +612,7 @@ TEST(CApiStatsTest, NullArguments) {
   ScopedQueueName name;
   Handle h;
   Create(name, &h);
-  struct ringbuf_stats s;
+  struct ringbuf_stats s = RINGBUF_STATS_INIT;
   EXPECT_EQ(ringbuf_stats(nullptr, &s), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_stats(h.get(), nullptr), RINGBUF_INVALID_ARGUMENT);
   EXPECT_EQ(ringbuf_capacity(nullptr), 0u);
@@ -550,6 +657,199 @@ TEST(CApiErrorTest, StatusNamesAndValuesFollowAbsl) {
               absl::StatusCodeToString(static_cast<absl::StatusCode>(code)))
         << code;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Trusting a queue's owner: ringbuf_open_trusting,
+// ringbuf_open_or_create_trusting and ringbuf_remove_trusting. The cases with a second user (`nobody`,
+// a forked child that setuids) run unsandboxed in c_api_owner_test (see
+// tests/BUILD.bazel); the rest need one user only.
+
+TEST(CApiTrustTest, EverySpellingOfOwnerOpensOwnQueues) {
+  ScopedQueueName name;
+  Handle created;
+  Create(name, &created);
+  ASSERT_EQ(Send(created, "m"), RINGBUF_OK);
+  const std::string self = std::to_string(geteuid());
+  for (const char* owner : {static_cast<const char*>(nullptr), "any", "root",
+                            "0", self.c_str()}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), owner, h.out()),
+              RINGBUF_OK)
+        << (owner == nullptr ? "NULL" : owner) << ": " << LastError();
+    EXPECT_EQ(ringbuf_capacity(h.get()), kCapacity);
+  }
+  Handle h;
+  ASSERT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, "any", h.out()),
+            RINGBUF_OK)
+      << LastError();
+  std::string got;
+  ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
+  EXPECT_EQ(got, "m") << "the same queue";
+}
+
+TEST(CApiTrustTest, OpenOrCreateTrustingCreatesWhenMissing) {
+  ScopedQueueName name;
+  Handle h;
+  ASSERT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0640, nullptr, h.out()),
+            RINGBUF_OK)
+      << LastError();
+  struct stat st;
+  ASSERT_EQ(stat(("/dev/shm" + name.get()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  Handle other;
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity + 1,
+                                            kSlotSize, 0640, nullptr,
+                                            other.out()),
+            RINGBUF_FAILED_PRECONDITION);
+}
+
+TEST(CApiTrustTest, RemoveTrustingTakesEverySpellingOfOwner) {
+  const std::string self = std::to_string(geteuid());
+  for (const char* owner : {static_cast<const char*>(nullptr), "any", "root",
+                            "0", self.c_str()}) {
+    const std::string spelled = owner == nullptr ? "NULL" : owner;
+    ScopedQueueName name;
+    {
+      Handle created;
+      Create(name, &created);
+    }
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner), RINGBUF_OK)
+        << spelled << ": " << LastError();
+    Handle h;
+    EXPECT_EQ(ringbuf_open(name.get().c_str(), h.out()), RINGBUF_NOT_FOUND)
+        << spelled << ": removed";
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner),
+              RINGBUF_NOT_FOUND)
+        << spelled;
+    EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+  }
+}
+
+TEST(CApiTrustTest, BadOwnersAndNullsAreInvalidArgumentNamingThem) {
+  ScopedQueueName name;
+  Handle created;
+  Create(name, &created);
+  for (const char* owner : {"", "no-such-user-rbt", "4294967295"}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), owner, h.out()),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+    EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+    EXPECT_TRUE(Contains(LastError(), std::string("owner '") + owner + "'"))
+        << LastError();
+    EXPECT_EQ(h.get(), nullptr);
+    EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                              kSlotSize, 0600, owner,
+                                              h.out()),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+    EXPECT_EQ(ringbuf_remove_trusting(name.get().c_str(), owner),
+              RINGBUF_INVALID_ARGUMENT)
+        << owner;
+    EXPECT_TRUE(Contains(LastError(), std::string("owner '") + owner + "'"))
+        << LastError();
+  }
+  {
+    Handle still;
+    EXPECT_EQ(ringbuf_open(name.get().c_str(), still.out()), RINGBUF_OK)
+        << "a bad owner removed nothing: " << LastError();
+  }
+  Handle h;
+  EXPECT_EQ(ringbuf_open_trusting(nullptr, "any", h.out()),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_trusting(name.get().c_str(), "any", nullptr),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(nullptr, kCapacity, kSlotSize,
+                                            0600, "any", h.out()),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, "any", nullptr),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(ringbuf_remove_trusting(nullptr, "any"), RINGBUF_INVALID_ARGUMENT);
+}
+
+class CApiOwnerTest : public testing::TwoUserTest {
+ protected:
+  void SetUp() override {
+    TwoUserTest::SetUp();
+    if (!IsSkipped()) Squat(name_);
+  }
+
+  ScopedQueueName name_;
+};
+
+TEST_F(CApiOwnerTest, ASquattedQueueIsPermissionDeniedByDefault) {
+  const std::string owner = Owner();
+  Handle a, b, c, d;
+  EXPECT_EQ(ringbuf_open(name_.get().c_str(), a.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), nullptr, b.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_TRUE(Contains(LastError(), name_.get())) << LastError();
+  EXPECT_EQ(ringbuf_open_or_create(name_.get().c_str(), kCapacity, kSlotSize,
+                                   0600, c.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_open_or_create_trusting(name_.get().c_str(), kCapacity,
+                                            kSlotSize, 0600, nullptr, d.out()),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_EQ(ringbuf_remove(name_.get().c_str()), RINGBUF_PERMISSION_DENIED);
+  EXPECT_EQ(ringbuf_remove_trusting(name_.get().c_str(), nullptr),
+            RINGBUF_PERMISSION_DENIED);
+  EXPECT_TRUE(Contains(LastError(), owner)) << LastError();
+  EXPECT_TRUE(Contains(LastError(), name_.get())) << LastError();
+  EXPECT_EQ(ringbuf_create(name_.get().c_str(), kCapacity, kSlotSize, 0600,
+                           a.out()),
+            RINGBUF_ALREADY_EXISTS);
+  EXPECT_TRUE(Contains(LastError(), "owned by " + owner)) << LastError();
+}
+
+TEST_F(CApiOwnerTest, NamingTheOwnerAcceptsTheQueue) {
+  for (const std::string& owner :
+       {nobody_.name, std::to_string(nobody_.uid), std::string("any")}) {
+    Handle h;
+    EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), owner.c_str(),
+                                    h.out()),
+              RINGBUF_OK)
+        << owner << ": " << LastError();
+    Handle p;
+    EXPECT_EQ(ringbuf_open_or_create_trusting(name_.get().c_str(), kCapacity,
+                                              kSlotSize, 0600, owner.c_str(),
+                                              p.out()),
+              RINGBUF_OK)
+        << owner << ": " << LastError();
+  }
+  Handle h;
+  ASSERT_EQ(ringbuf_open_trusting(name_.get().c_str(), nobody_.name.c_str(),
+                                  h.out()),
+            RINGBUF_OK);
+  std::string got;
+  ASSERT_EQ(Receive(h, &got), RINGBUF_OK);
+  EXPECT_EQ(got, "planted");
+}
+
+TEST_F(CApiOwnerTest, NamingTheOwnerRemovesTheQueue) {
+  // Root (the default set) is not enough to remove nobody's queue; naming
+  // nobody is.
+  EXPECT_EQ(ringbuf_remove_trusting(name_.get().c_str(), "root"),
+            RINGBUF_PERMISSION_DENIED);
+  Handle still;
+  ASSERT_EQ(ringbuf_open_trusting(name_.get().c_str(), "any", still.out()),
+            RINGBUF_OK)
+      << "the refused remove left the name: " << LastError();
+  ASSERT_EQ(ringbuf_remove_trusting(name_.get().c_str(), nobody_.name.c_str()),
+            RINGBUF_OK)
+      << LastError();
+  Handle h;
+  EXPECT_EQ(ringbuf_open_trusting(name_.get().c_str(), "any", h.out()),
+            RINGBUF_NOT_FOUND);
+  std::string got;
+  ASSERT_EQ(Receive(still, &got), RINGBUF_OK) << "handles keep working";
+  EXPECT_EQ(got, "planted");
 }
 
 }  // namespace

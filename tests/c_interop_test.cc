@@ -44,22 +44,9 @@
 #include "gtest/gtest.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+#include "tests/sanitizer_build.h"
 #include "tests/test_util.h"
 
-// Whether this build is instrumented by a sanitizer that a plain python3
-// cannot dlopen (then neither can it load libringbuf_c.so of this build).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define RINGBUF_PYTHON_CANNOT_LOAD_LIB 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer) ||                                     \
-    __has_feature(undefined_behavior_sanitizer)
-#define RINGBUF_PYTHON_CANNOT_LOAD_LIB 1
-#endif
-#endif
-#ifndef RINGBUF_PYTHON_CANNOT_LOAD_LIB
-#define RINGBUF_PYTHON_CANNOT_LOAD_LIB 0
-#endif
 
 namespace ringbuf {
 namespace {

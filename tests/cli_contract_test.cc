@@ -56,6 +56,7 @@
 #include "gtest/gtest.h"
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
+#include "ringbuf/trust.h"
 #include "ringbuf/version.h"
 #include "tests/test_util.h"
 
@@ -366,7 +367,8 @@ Outcome RunCtlToFd(std::vector<std::string> args, int stdout_fd,
 }
 
 // ---------------------------------------------------------------------------
-// Preparing and inspecting queues through the library.
+// Preparing and inspecting queues through the library (inspection trusts
+// any owner: the two-user tests look into other users' queues).
 
 // "/rbt-..." -> "rbt-...": the bare spelling of a queue name. Error messages
 // must contain it whichever spelling the queue was given in.
@@ -387,7 +389,7 @@ void MakeQueue(const std::string& name, uint64_t capacity, uint32_t slot_size,
 // Takes every message now in the queue, in order.
 std::vector<std::string> Drain(const std::string& name) {
   std::vector<std::string> got;
-  absl::StatusOr<Queue> q = Queue::Open(name);
+  absl::StatusOr<Queue> q = Queue::Open(name, Trust::Any());
   EXPECT_TRUE(q.ok()) << q.status();
   if (!q.ok()) return got;
   std::string m;
@@ -406,13 +408,13 @@ std::string TakeOne(const std::string& name) {
 }
 
 uint64_t Depth(const std::string& name) {
-  absl::StatusOr<Queue> q = Queue::Open(name);
+  absl::StatusOr<Queue> q = Queue::Open(name, Trust::Any());
   EXPECT_TRUE(q.ok()) << q.status();
   return q.ok() ? q->GetStats().depth : ~uint64_t{0};
 }
 
 bool Exists(const std::string& name) {
-  absl::StatusOr<Queue> q = Queue::Open(name);
+  absl::StatusOr<Queue> q = Queue::Open(name, Trust::Any());
   EXPECT_TRUE(q.ok() || absl::IsNotFound(q.status())) << q.status();
   return q.ok();
 }
@@ -1503,6 +1505,72 @@ TEST(CliRm, SaysHowManyProcessesStillMapTheQueue) {
   Outcome quiet = RunCtl({"rm", unused});
   EXPECT_TRUE(Succeeded(quiet));
   EXPECT_EQ(quiet.err, "");
+}
+
+// ===========================================================================
+// --owner: send, recv and rm refuse a queue another user made first
+// (squatted) unless --owner names its owner; stat never refuses. Run as two
+// users, root and `nobody` (a forked child that setuids), so unsandboxed: the
+// target cli_owner_test runs these (see tests/BUILD.bazel).
+
+class CliOwner : public testing::TwoUserTest {
+ protected:
+  void Squat() { TwoUserTest::Squat(name_); }
+
+  ScopedQueueName name_;
+};
+
+TEST_F(CliOwner, SendAndRecvRefuseASquattedQueueByDefault) {
+  ASSERT_NO_FATAL_FAILURE(Squat());
+  for (const Outcome& o :
+       {RunCtl({"send", name_, "secret"}), RunCtl({"send", name_}, "secret\n"),
+        RunCtl({"recv", name_}),
+        RunCtl({"recv", name_, "--count=1", "--timeout=0"})}) {
+    EXPECT_TRUE(FailedCleanly(o, Bare(name_)));
+    EXPECT_TRUE(FailedCleanly(o, "owned by " + Owner()));
+    EXPECT_TRUE(FailedCleanly(o, "--owner=" + nobody_.name)) << "how to opt in";
+    EXPECT_TRUE(FailedCleanly(o, "lets any user write it"));
+    EXPECT_EQ(o.out, "") << o.Describe();
+  }
+  EXPECT_EQ(Drain(name_), Lines{"planted"}) << "nothing sent, nothing taken";
+}
+
+TEST_F(CliOwner, OwnerFlagAcceptsTheNamedOwnerByNameUidOrAny) {
+  ASSERT_NO_FATAL_FAILURE(Squat());
+  EXPECT_TRUE(
+      Succeeded(RunCtl({"send", name_, "--owner=" + nobody_.name, "one"})));
+  EXPECT_TRUE(Succeeded(
+      RunCtl({"send", name_, absl::StrCat("--owner=", nobody_.uid), "two"})));
+  EXPECT_TRUE(Succeeded(RunCtl({"stat", name_}))) << "stat never refuses";
+  Outcome r = RunCtl({"recv", name_, "--owner=any"});
+  EXPECT_TRUE(Succeeded(r));
+  EXPECT_EQ(r.out, "planted\none\ntwo\n") << r.Describe();
+}
+
+TEST_F(CliOwner, RmRefusesAnUntrustedOwnersQueueUnlessAllowed) {
+  ASSERT_NO_FATAL_FAILURE(Squat());
+  EXPECT_TRUE(FailedCleanly(RunCtl({"rm", name_}), "owned by " + Owner()));
+  EXPECT_TRUE(Exists(name_));
+  EXPECT_TRUE(Succeeded(RunCtl({"rm", name_, "--owner=" + nobody_.name})));
+  EXPECT_FALSE(Exists(name_));
+}
+
+// One user is enough for a bad --owner value.
+TEST(CliOwnerFlag, ABadOwnerIsAUsageErrorNamingTheQueueAndChangesNothing) {
+  ScopedQueueName name;
+  MakeQueue(name, 2, 8, {"kept"});
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"send", name, "--owner=no-such-user-rbt", "x"},
+           {"send", name, "--owner=", "x"},
+           {"recv", name, "--owner=no-such-user-rbt"},
+           {"rm", name, "--owner=4294967295"}}) {
+    Outcome o = RunCtl(args);
+    EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+    EXPECT_TRUE(FailedCleanly(o, "--owner="));
+    EXPECT_EQ(o.code(), 2) << o.Describe();
+  }
+  EXPECT_EQ(Drain(name), Lines{"kept"});
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ namespace ringbuf {
 namespace {
 
 using internal::Header;
+using testing::RawView;
 using testing::ScopedQueueName;
 
 // Creates a raw shared-memory object of `size` bytes holding `bytes`.
@@ -28,25 +29,6 @@ void MakeRawObject(const std::string& name, const std::string& bytes,
             static_cast<ssize_t>(bytes.size()));
   close(fd);
 }
-
-// Maps an existing queue's object so a test can scribble on its header.
-class RawView {
- public:
-  explicit RawView(const std::string& name) {
-    int fd = shm_open(name.c_str(), O_RDWR, 0);
-    EXPECT_GE(fd, 0);
-    size_ = lseek(fd, 0, SEEK_END);
-    data_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-  }
-  ~RawView() { munmap(data_, size_); }
-  Header* header() { return static_cast<Header*>(data_); }
-  char* bytes() { return static_cast<char*>(data_); }
-
- private:
-  void* data_;
-  size_t size_;
-};
 
 Options Small() {
   Options o;

@@ -1,22 +1,38 @@
 #include "tests/test_util.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ringbuf/internal/layout.h"
+#include "ringbuf/queue.h"
 
 namespace ringbuf {
 namespace testing {
+
+RawView::RawView(const std::string& name) {
+  int fd = shm_open(name.c_str(), O_RDWR, 0);
+  EXPECT_GE(fd, 0);
+  size_ = lseek(fd, 0, SEEK_END);
+  data_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+}
+
+RawView::~RawView() { munmap(data_, size_); }
 
 ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   const ::testing::TestInfo* info =
@@ -70,6 +86,108 @@ int WaitChild(pid_t pid, absl::Duration timeout) {
     // interval only bounds how late we notice, never what we conclude.
     usleep(1000);
   }
+}
+
+namespace {
+
+// Drops this process's groups, gid and uid to `user`'s, for good: 0, or the
+// errno of the step that failed.
+int BecomeUser(const OtherUser& user) {
+  if (setgroups(0, nullptr) != 0 || setgid(user.gid) != 0 ||
+      setuid(user.uid) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+absl::StatusOr<OtherUser> SecondUser() {
+  if (geteuid() != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this two-user test acts as root and as `nobody` (setuid in a forked "
+        "child), which takes root; running as uid ", geteuid(),
+        ". CI runs the suite as root."));
+  }
+  // getpwnam is fine here: tests call this from one thread, before forking.
+  const struct passwd* pw = getpwnam("nobody");
+  if (pw == nullptr) {
+    return absl::FailedPreconditionError(
+        "this two-user test needs the user `nobody`, which this system lacks");
+  }
+  OtherUser user{pw->pw_uid, pw->pw_gid, pw->pw_name};
+  // Root in a user namespace that maps no other uid (Bazel's linux-sandbox)
+  // cannot become anyone else: find out, and say so.
+  int err = 0;
+  pid_t probe = ForkChild([&] { return BecomeUser(user); });
+  const int status = WaitChild(probe, absl::Seconds(30));
+  if (!ExitedCleanly(status)) {
+    err = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this two-user test cannot become `nobody` here (setuid: ",
+        err == 0 ? "the probe child died" : std::strerror(err),
+        "): a sandbox's user namespace maps root only; run the target "
+        "unsandboxed (tags = [\"no-sandbox\"])"));
+  }
+  return user;
+}
+
+pid_t ForkChildAs(const OtherUser& user, const std::function<int()>& body) {
+  return ForkChild([&] {
+    if (int err = BecomeUser(user); err != 0) {
+      std::fprintf(stderr, "ForkChildAs: becoming uid %u: %s\n",
+                   static_cast<unsigned>(user.uid), std::strerror(err));
+      return 101;
+    }
+    return body();
+  });
+}
+
+absl::Status CreateAs(const OtherUser& user, const std::string& name,
+                      const Options& options,
+                      const std::vector<std::string>& messages) {
+  pid_t pid = ForkChildAs(user, [&] {
+    absl::StatusOr<Queue> q = Queue::Create(name, options);
+    if (!q.ok()) {
+      std::fprintf(stderr, "CreateAs: %s\n", q.status().ToString().c_str());
+      return 1;
+    }
+    for (const std::string& m : messages) {
+      if (absl::Status s = q->TrySend(m); !s.ok()) {
+        std::fprintf(stderr, "CreateAs: %s\n", s.ToString().c_str());
+        return 2;
+      }
+    }
+    return 0;
+  });
+  const int status = WaitChild(pid, absl::Seconds(30));
+  if (ExitedCleanly(status)) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(
+      "creating ", name, " as ", user.name, " (uid ", user.uid, ") failed: ",
+      status == -1              ? std::string("killed after 30 s")
+      : !WIFEXITED(status)      ? absl::StrCat("signal ", WTERMSIG(status))
+      : WEXITSTATUS(status) == 101 ? std::string("could not become that user")
+      : WEXITSTATUS(status) == 1   ? std::string("Queue::Create failed")
+                                   : std::string("a send failed")));
+}
+
+void TwoUserTest::SetUp() {
+  absl::StatusOr<OtherUser> user = SecondUser();
+  if (!user.ok()) GTEST_SKIP() << user.status().message();
+  nobody_ = *user;
+}
+
+void TwoUserTest::Squat(const std::string& name, mode_t mode) {
+  Options options;
+  options.capacity = 4;
+  options.slot_size = 32;
+  options.mode = mode;
+  absl::Status s = CreateAs(nobody_, name, options, {"planted"});
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+std::string TwoUserTest::Owner() const {
+  return absl::StrCat(nobody_.name, " (uid ", nobody_.uid, ")");
 }
 
 bool AwaitSleeper(const std::string& name, Side side,

@@ -8,12 +8,34 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/options.h"
 
 namespace ringbuf {
 namespace testing {
+
+// Maps an existing queue's whole object read-write, so a test can read or
+// scribble on its header and slots as a peer could.
+class RawView {
+ public:
+  explicit RawView(const std::string& name);
+  ~RawView();
+  RawView(const RawView&) = delete;
+  RawView& operator=(const RawView&) = delete;
+
+  internal::Header* header() { return static_cast<internal::Header*>(data_); }
+  char* bytes() { return static_cast<char*>(data_); }
+
+ private:
+  void* data_;
+  size_t size_;
+};
 
 // A queue name unique to this process and test ("/rbt-<pid>-<random>-
 // <Suite>.<Test>[-suffix]"), unlinked when constructed and again when destroyed, so tests
@@ -48,6 +70,45 @@ bool ExitedCleanly(int status);
 // ("ringbuf/ringbufctl", or a $(rootpath) argument): resolved under
 // $TEST_SRCDIR/$TEST_WORKSPACE unless it already names a readable file.
 std::string RunfilePath(const std::string& path);
+
+// A second user for tests that need two (the owner checks of
+// ringbuf/trust.h): `nobody`.
+struct OtherUser {
+  uid_t uid;
+  gid_t gid;
+  std::string name;
+};
+// `nobody`, if this process can become it (tried in a child); otherwise
+// FailedPrecondition with a message fit for GTEST_SKIP: it takes root (which
+// CI has) outside a sandbox that maps root only (tag such tests
+// "no-sandbox").
+absl::StatusOr<OtherUser> SecondUser();
+
+// As ForkChild, but the child first becomes `user` (supplementary groups,
+// gid, then uid, for good) and exits 101 if it cannot.
+pid_t ForkChildAs(const OtherUser& user, const std::function<int()>& body);
+
+// Creates the queue `name` as `user` (in a forked child, see ForkChildAs)
+// with `options`, and sends it `messages`. OK, or why not.
+absl::Status CreateAs(const OtherUser& user, const std::string& name,
+                      const Options& options,
+                      const std::vector<std::string>& messages);
+
+// A test that acts as root and as `nobody`: skipped, with the reason, where
+// this process cannot become nobody (see SecondUser).
+class TwoUserTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // As nobody, creates `name` first (squats it) with mode `mode`, capacity
+  // 4 and slot_size 32, holding one message: "planted".
+  void Squat(const std::string& name, mode_t mode = 0666);
+
+  // nobody as the errors spell an owner: "nobody (uid 65534)".
+  std::string Owner() const;
+
+  OtherUser nobody_;
+};
 
 enum class Side { kSenders, kReceivers };
 

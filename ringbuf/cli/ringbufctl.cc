@@ -40,6 +40,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "ringbuf/queue.h"
+#include "ringbuf/trust.h"
 #include "ringbuf/version.h"
 
 // A value flag as it was given. absl parses nothing (every value is checked
@@ -66,6 +67,9 @@ ABSL_FLAG(FlagText, format, {}, "send/recv: lines or nul");
 ABSL_FLAG(bool, json, false, "stat/list: JSON output");
 ABSL_FLAG(bool, quiet, false, "send: no echo");
 ABSL_FLAG(bool, force, false, "rm: remove what is not a ringbuf queue");
+ABSL_FLAG(FlagText, owner, {},
+          "send/recv/rm: also accept a queue owned by this user (a user "
+          "name, a uid, or 'any')");
 
 namespace ringbuf {
 namespace {
@@ -85,13 +89,15 @@ Commands:
       Make an empty queue of N slots of up to SIZE bytes each. Its whole
       size is reserved in memory (/dev/shm) now. --mode: octal permission
       bits, applied exactly; they must give the owner read and write.
-  send NAME [--timeout=D] [--format=lines|nul] [--quiet] [MESSAGE...]
+  send NAME [--timeout=D] [--format=lines|nul] [--quiet]
+       [--owner=USER|UID|any] [MESSAGE...]
       Send each MESSAGE; without any, each line of stdin (--format=nul:
       each NUL-terminated record), echoed to stdout once committed
       (--quiet: not echoed). Waits for a free slot up to D per message
       (default: forever). Stopping early, it says how many were committed
       and which argument or line stopped it.
   recv NAME [--count=N] [--timeout=D] [--format=lines|nul]
+       [--owner=USER|UID|any]
       Print messages, each followed by a newline (--format=nul: a NUL).
       A message leaves the queue only once written to stdout. --count=N
       takes exactly N, waiting up to D in all (default: forever); without
@@ -102,7 +108,7 @@ Commands:
   list [--json]
       Every ringbuf queue in /dev/shm that you can read, with capacity,
       slot size, depth, owner and mode. Other objects are left out.
-  rm NAME [--force]
+  rm NAME [--force] [--owner=USER|UID|any]
       Remove the queue, saying how many processes still have it mapped
       (they keep using it). Refuses an object that is not a ringbuf queue
       unless --force.
@@ -113,6 +119,9 @@ Sizes: a number, optionally with k, m or g (x1024): --slot_size=4k.
 Durations: 250ms, 2s, 1m, inf. Flags may also come from --flagfile=FILE
 or --fromenv=timeout,... (environment variables FLAGS_timeout, ...).
 Queues that any user can write (mode o+w) are flagged by stat and list.
+send, recv and rm refuse a queue owned by anyone but you and root unless
+--owner names its owner (a user name, a uid, or any); stat and list never
+refuse.
 
 Exit codes: 0 success; 3 a timeout expired (send: the queue stayed full;
 recv --count: fewer than N arrived) or a queue lock stayed busy (another
@@ -216,6 +225,19 @@ absl::StatusOr<int64_t> RequiredSize(absl::string_view queue,
         absl::StrCat(Quoted(queue), ": --", flag, " is required"));
   }
   return SizeFlag(queue, flag, value.text, max);
+}
+
+// --owner: whose queues send, recv and rm accept besides this user's and
+// root's (the library's default when it is not given).
+absl::StatusOr<Trust> OwnerFlag(absl::string_view queue) {
+  const FlagText flag = absl::GetFlag(FLAGS_owner);
+  if (!flag.given) return Trust();
+  absl::StatusOr<Trust> trust = Trust::Owner(flag.text);
+  if (!trust.ok()) {
+    return FlagError(queue, "owner", flag.text,
+                     "is not 'any', a known user name or a uid");
+  }
+  return trust;
 }
 
 // How messages are framed on stdin and stdout.
@@ -370,7 +392,9 @@ int Send(const std::string& name, const std::vector<std::string>& messages) {
   absl::StatusOr<Framing> framing = FormatFlag(name);
   if (!framing.ok()) return UsageError(framing.status().message());
   const bool quiet = absl::GetFlag(FLAGS_quiet);
-  absl::StatusOr<Queue> queue = Queue::Open(name);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
+  absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return OpenFailed("send", queue.status());
   if (!messages.empty()) {
     for (size_t i = 0; i < messages.size(); ++i) {
@@ -429,7 +453,9 @@ int Receive(const std::string& name, const std::vector<std::string>&) {
   if (!timeout.ok()) return UsageError(timeout.status().message());
   absl::StatusOr<Framing> framing = FormatFlag(name);
   if (!framing.ok()) return UsageError(framing.status().message());
-  absl::StatusOr<Queue> queue = Queue::Open(name);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
+  absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return OpenFailed("recv", queue.status());
   // With --count, the timeout bounds the whole command; without, it is how
   // long the queue must stay empty, per message.
@@ -651,6 +677,8 @@ int MappingProcesses(const std::string& normalized) {
 
 int Remove(const std::string& name, const std::vector<std::string>&) {
   const bool force = absl::GetFlag(FLAGS_force);
+  absl::StatusOr<Trust> trust = OwnerFlag(name);
+  if (!trust.ok()) return UsageError(trust.status().message());
   absl::StatusOr<QueueInfo> info = Queue::Inspect(name);
   if (absl::IsInvalidArgument(info.status())) {
     return UsageError(info.status().message());
@@ -666,7 +694,9 @@ int Remove(const std::string& name, const std::vector<std::string>&) {
   const std::string normalized =
       absl::StartsWith(name, "/") ? name : absl::StrCat("/", name);
   const int mappers = MappingProcesses(normalized);
-  if (absl::Status s = Queue::Remove(name); !s.ok()) return Fail("rm", s);
+  if (absl::Status s = Queue::Remove(name, *trust); !s.ok()) {
+    return Fail("rm", s);
+  }
   if (mappers > 0) {
     std::fprintf(stderr,
                  "ringbufctl rm: %s removed; %d process%s still ha%s it "
@@ -693,11 +723,11 @@ struct Command {
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"create", true, false, {"capacity", "slot_size", "mode"}, Create},
-      {"send", true, true, {"timeout", "format", "quiet"}, Send},
-      {"recv", true, false, {"count", "timeout", "format"}, Receive},
+      {"send", true, true, {"timeout", "format", "quiet", "owner"}, Send},
+      {"recv", true, false, {"count", "timeout", "format", "owner"}, Receive},
       {"stat", true, false, {"json"}, Stat},
       {"list", false, false, {"json"}, List},
-      {"rm", true, false, {"force"}, Remove},
+      {"rm", true, false, {"force", "owner"}, Remove},
   };
   return *commands;
 }
@@ -715,6 +745,7 @@ std::vector<absl::string_view> GivenFlags() {
       {"json", absl::GetFlag(FLAGS_json)},
       {"quiet", absl::GetFlag(FLAGS_quiet)},
       {"force", absl::GetFlag(FLAGS_force)},
+      {"owner", absl::GetFlag(FLAGS_owner).given},
   };
   for (const auto& [flag, is_given] : flags) {
     if (is_given) given.push_back(flag);

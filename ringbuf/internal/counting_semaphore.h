@@ -9,10 +9,15 @@
 //   sleepers = epoch << 1 | someone_may_sleep
 //
 // A zero timeout (an already-expired deadline) looks once and returns.
-// Otherwise, wait: spin briefly reading the index (no shared writes, no system call),
-// then yield the CPU a few times (spin.h says why). Then set the bit, re-check the count, and FUTEX_WAIT on the word with the
-// value that has the bit set; on waking, re-check and repeat.
-// Post (whoever advanced the index): one load of the word; only if the bit is
+// Otherwise, wait. If whoever last moved the index (poster_cpu) may be
+// running on another CPU, spin reading the index (no shared writes, no
+// system call) for the thread's adaptive budget; if it last ran on this very
+// CPU, it cannot move the index while we spin, so yield the CPU to it a few
+// times instead (spin.h says why). Then set the bit, re-check the count,
+// and FUTEX_WAIT on the word with the value that has the bit set; on
+// waking, re-check and repeat.
+// Post (whoever advanced the index): record its CPU in poster_cpu (a hint,
+// written only when it changed); one load of the word; only if the bit is
 // set, clear it and bump the epoch in one CAS (word + 1 does both) and
 // FUTEX_WAKE every sleeper. So the wake-up system call is made once per
 // sleep episode, not once per message, and never when nobody sleeps.
@@ -72,20 +77,30 @@ class SlotSemaphore {
                  ? Result::kAvailable
                  : Result::kExpired;
     }
-    for (int i = 0; i < kWaitSpins; ++i) {
-      if (available(line_->index.load(std::memory_order_acquire))) {
-        return Result::kAvailable;
+    // Before sleeping: spin if the poster may be running elsewhere, yield if
+    // it last ran here (spin.h).
+    if (MayRunBeside(line_->poster_cpu.load(std::memory_order_relaxed),
+                     CurrentCpuTag())) {
+      SpinBudget& budget = t_wait_spin;
+      const int spins = budget.spins();
+      for (int i = 0; i < spins; ++i) {
+        if (available(line_->index.load(std::memory_order_acquire))) {
+          budget.Paid();
+          return Result::kAvailable;
+        }
+        if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
+        CpuRelax();
       }
-      if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
-      CpuRelax();
-    }
-    for (int i = 0; i < kWaitYields; ++i) {
-      if (available(line_->index.load(std::memory_order_acquire))) {
-        return Result::kAvailable;
+      budget.Wasted();
+    } else {
+      for (int i = 0; i < kWaitYields; ++i) {
+        if (available(line_->index.load(std::memory_order_acquire))) {
+          return Result::kAvailable;
+        }
+        if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
+        if (deadline.Expired()) return Result::kExpired;
+        sched_yield();
       }
-      if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
-      if (deadline.Expired()) return Result::kExpired;
-      sched_yield();
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     for (;;) {
@@ -114,8 +129,13 @@ class SlotSemaphore {
     FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
   }
 
-  // After advancing the index with a seq_cst store: wake the sleepers, if any.
+  // After advancing the index with a seq_cst store: note where we run, and
+  // wake the sleepers, if any.
   void Post() {
+    const uint32_t cpu = CurrentCpuTag();
+    if (line_->poster_cpu.load(std::memory_order_relaxed) != cpu) {
+      line_->poster_cpu.store(cpu, std::memory_order_relaxed);
+    }
     uint32_t w = line_->sleepers.load(std::memory_order_seq_cst);
     while ((w & kSomeoneMaySleep) != 0) {
       if (line_->sleepers.compare_exchange_weak(w, w + 1,

@@ -72,7 +72,11 @@ inline constexpr size_t kCacheLine = 64;
 // The first word of a ready queue. Written last by the creator, so a mapping
 // whose first word is anything else is half-built or foreign.
 inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
-// Bumped on any change to this file's structs or their meaning.
+// Bumped on any change to this file's structs or their meaning that a
+// process of the previous version could not live with. (Version 1 had
+// zeroed reserved words where the spin hints holder_cpu and poster_cpu now
+// are: 0 means "unknown", which old processes leave and new ones accept, so
+// the two can share a queue and the version stays 1.)
 inline constexpr uint32_t kLayoutVersion = 1;
 
 // What a side's lock owner was doing; read only by the repairer after the
@@ -88,7 +92,10 @@ enum SideProgress : uint32_t {
 struct alignas(kCacheLine) SideLock {
   RobustMutex mutex;
   uint32_t progress;        // SideProgress; guarded by mutex
-  uint32_t reserved;
+  // CurrentCpuTag() (spin.h) of the latest holder when it took the lock,
+  // 0 never. A hint for waiters deciding whether to spin, never trusted:
+  // written by each holder after locking, read unlocked by waiters.
+  std::atomic<uint32_t> holder_cpu;
   uint64_t copying_index;   // index being copied while kCopying; guarded by mutex
   // The other side's index as last read by this side, a lower bound of it
   // (indexes only grow): the send side caches head, the receive side tail.
@@ -109,9 +116,12 @@ struct alignas(kCacheLine) SideLock {
 // `sleepers` is epoch << 1 | someone-may-sleep: set by a sleeper before it
 // sleeps, cleared (epoch bumped) by the side that moves the index, which
 // makes the wake-up system call only then (counting_semaphore.h).
+// `poster_cpu` is CurrentCpuTag() (spin.h) of whoever last moved the index,
+// 0 never: a hint for waiters deciding whether to spin, never trusted.
 struct alignas(kCacheLine) IndexLine {
   std::atomic<uint64_t> index;
   std::atomic<uint32_t> sleepers;
+  std::atomic<uint32_t> poster_cpu;
 };
 
 struct Header {

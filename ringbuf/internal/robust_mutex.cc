@@ -32,19 +32,23 @@ namespace {
 // kinds make it abort, fault or execute TSX instructions the CPU may lack.
 // A peer can scribble on the word, so it is checked before each call against
 // the value Init writes, learned once from a scratch mutex.
-int ExpectedKind() {
-  static const int kind = [] {
-    pthread_mutex_t scratch;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&scratch, &attr);
-    pthread_mutexattr_destroy(&attr);
-    int k = scratch.__data.__kind;
-    pthread_mutex_destroy(&scratch);
-    return k;
-  }();
+__attribute__((noinline)) int LearnExpectedKind() {
+  pthread_mutex_t scratch;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&scratch, &attr);
+  pthread_mutexattr_destroy(&attr);
+  int k = scratch.__data.__kind;
+  pthread_mutex_destroy(&scratch);
+  return k;
+}
+
+// Called on every lock and unlock: the scratch mutex lives out of line, so
+// this is a guard check and a load.
+inline int ExpectedKind() {
+  static const int kind = LearnExpectedKind();
   return kind;
 }
 
@@ -63,24 +67,52 @@ absl::Status RobustMutex::Init(absl::string_view queue) {
 
 absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
     absl::string_view queue, const Deadline& deadline,
-    const std::atomic<bool>& cancelled) {
+    const std::atomic<bool>& cancelled, std::atomic<uint32_t>& holder_cpu) {
   const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
   if (kind != ExpectedKind()) {
     return absl::DataLossError(QueueMessage(
         queue, absl::StrCat("queue lock is corrupt: its kind word is ", kind,
                             ", expected ", ExpectedKind())));
   }
-  // Spin first: the holder only copies one message, and sleeping costs a
-  // futex round trip through the kernel (and the hypervisor) on both sides.
-  // The spin only reads the lock word (glibc's __lock: 0 when free), so
-  // waiters do not steal the cache line from the holder.
+  // A free lock is taken at once. Otherwise, before sleeping (spin.h):
+  //   * if the holder may be running on another CPU, spin for the thread's
+  //     budget: the holder only copies one message, and sleeping costs a
+  //     futex round trip through the kernel (and the hypervisor) on both
+  //     sides. The spin only reads the lock word (glibc's __lock: 0 when
+  //     free), so waiters do not steal the cache line from the holder;
+  //   * if it took the lock on this very CPU, it cannot release it while we
+  //     spin: yield to it a few times instead. A preempted holder needs only
+  //     a moment to finish its copy, and a yield hands it the CPU without
+  //     the futex sleep that would make its unlock a system call too.
   int rc = EBUSY;
-  for (int i = 0; i < kLockSpins; ++i) {
+  if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
+    rc = pthread_mutex_trylock(&mutex_);
+  }
+  auto try_if_free = [&] {
     if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
       rc = pthread_mutex_trylock(&mutex_);
-      if (rc != EBUSY) break;
     }
-    CpuRelax();
+  };
+  if (rc != EBUSY) {
+    // Taken (or an error for the switch below) without waiting.
+  } else if (MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
+                          CurrentCpuTag())) {
+    SpinBudget& budget = t_lock_spin;
+    const int spins = budget.spins();
+    for (int i = 0; i < spins && rc == EBUSY; ++i) {
+      CpuRelax();
+      try_if_free();
+    }
+    if (rc == EBUSY) {
+      budget.Wasted();
+    } else {
+      budget.Paid();
+    }
+  } else {
+    for (int i = 0; i < kWaitYields && rc == EBUSY; ++i) {
+      sched_yield();
+      try_if_free();
+    }
   }
   // Then sleep, in slices, so that a cancelled caller (Queue::Shutdown) is
   // not held here by a lock someone keeps long.
@@ -103,6 +135,13 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
       return absl::CancelledError(QueueMessage(queue, "cancelled"));
     }
     rc = EBUSY;
+  }
+  if (rc == 0 || rc == EOWNERDEAD) {
+    // Ours now: record where we run, for the next waiter's choice (spin.h).
+    const uint32_t cpu = CurrentCpuTag();
+    if (holder_cpu.load(std::memory_order_relaxed) != cpu) {
+      holder_cpu.store(cpu, std::memory_order_relaxed);
+    }
   }
   switch (rc) {
     case 0:

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,14 +34,20 @@ class RobustMutex {
   absl::Status Init(absl::string_view queue);
 
   // Acquires the mutex, first spinning briefly (a holder only copies one
-  // message), then sleeping until `deadline`, in slices of kLockSlice after
-  // each of which `cancelled` is checked (Cancelled if set).
+  // message) if the holder may be running on another CPU, for the thread's
+  // spin budget, or yielding to it a few times if it took the lock on this
+  // CPU (spin.h), then sleeping until `deadline`, in slices of
+  // kLockSlice after each of which `cancelled` is checked (Cancelled if
+  // set). `holder_cpu` is the word beside the mutex where each holder
+  // records its CPU (a hint, spin.h): read while the lock is busy, written
+  // once it is ours.
   // DeadlineExceeded if the deadline passes;
   // DataLoss if the mutex is unrecoverable or its words are garbage (its kind
   // word is checked before glibc sees it: some kinds crash the caller).
   absl::StatusOr<Acquired> Lock(absl::string_view queue,
                                 const Deadline& deadline,
-                                const std::atomic<bool>& cancelled);
+                                const std::atomic<bool>& cancelled,
+                                std::atomic<uint32_t>& holder_cpu);
 
   // After kOwnerDied, once the guarded state is repaired.
   void MarkConsistent();

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/owner_trust.h"
 
 namespace ringbuf {
 namespace internal {
@@ -42,6 +43,22 @@ class FdCloser {
  private:
   int fd_;
 };
+
+// AlreadyExists for a name that is taken, naming who took it: when that is
+// another user, the name may be squatted, and the creator should know by
+// whom. (Looked up after the fact, by name: only for the message.)
+absl::Status NameTaken(const std::string& name, const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return absl::AlreadyExistsError(QueueMessage(name, "already exists"));
+  }
+  std::string what = absl::StrCat("already exists, ", DescribeOwnerAndMode(st));
+  if (st.st_uid != geteuid()) {
+    absl::StrAppend(&what, " (another user: if that is not expected, the "
+                    "name may be squatted)");
+  }
+  return absl::AlreadyExistsError(QueueMessage(name, what));
+}
 
 }  // namespace
 
@@ -127,9 +144,7 @@ absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
   std::string to = absl::StrCat(kShmDir, name);
   if (linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
              AT_SYMLINK_FOLLOW) != 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(QueueMessage(name, "already exists"));
-    }
+    if (errno == EEXIST) return NameTaken(name, to);
     return ErrnoStatus(errno, "linkat into /dev/shm", name);
   }
   return mapping;
@@ -137,7 +152,8 @@ absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
 
 absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
                                                     uint64_t min_size,
-                                                    uint64_t max_size) {
+                                                    uint64_t max_size,
+                                                    const Trust& trust) {
   int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0 && errno == ENOENT) {
     return absl::NotFoundError(QueueMessage(name, "no such queue"));
@@ -146,6 +162,7 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
   FdCloser closer(fd);
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "fstat", name);
+  if (absl::Status s = CheckOwner(name, st, trust, "open"); !s.ok()) return s;
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (absl::Status s = CheckSize(name, size, min_size, max_size); !s.ok()) {
     return s;
@@ -155,7 +172,13 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
   return ShmMapping(data, size);
 }
 
-absl::Status ShmMapping::Unlink(const std::string& name) {
+absl::Status ShmMapping::Unlink(const std::string& name, const Trust& trust) {
+  struct stat st;
+  if (lstat(absl::StrCat(kShmDir, name).c_str(), &st) == 0) {
+    if (absl::Status s = CheckOwner(name, st, trust, "remove"); !s.ok()) {
+      return s;
+    }
+  }
   if (shm_unlink(name.c_str()) != 0) {
     if (errno == ENOENT) {
       return absl::NotFoundError(QueueMessage(name, "no such queue"));

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "ringbuf/trust.h"
 
 namespace ringbuf {
 namespace internal {
@@ -46,20 +47,28 @@ class ShmMapping {
   // the object is built as an unnamed file (O_TMPFILE) and linked into place,
   // so no opener can ever see it half-built, and a creator killed midway
   // leaves nothing behind. AlreadyExists if the
-  // name exists; ResourceExhausted if /dev/shm lacks the space (reserved up
+  // name exists, naming the existing object's owner and mode (a name taken
+  // by another user may be squatted); ResourceExhausted if /dev/shm lacks the space (reserved up
   // front, so a full /dev/shm is an error here, never a SIGBUS later).
   static absl::StatusOr<ShmMapping> CreateExclusive(
       const std::string& name, uint64_t size, mode_t mode,
       absl::FunctionRef<absl::Status(void*)> init);
 
-  // Maps the whole existing object. NotFound if missing; DataLoss if it is
-  // smaller than `min_size` or larger than `max_size`.
+  // Maps the whole existing object. NotFound if missing; PermissionDenied
+  // if `trust` does not accept its owner (checked on the descriptor that is
+  // mapped, so a name swapped meanwhile cannot slip another object in);
+  // DataLoss if it is smaller than `min_size` or larger than `max_size`.
   static absl::StatusOr<ShmMapping> OpenExisting(const std::string& name,
                                                  uint64_t min_size,
-                                                 uint64_t max_size);
+                                                 uint64_t max_size,
+                                                 const Trust& trust);
 
   // Removes the name; processes that have it mapped keep their mapping.
-  static absl::Status Unlink(const std::string& name);
+  // PermissionDenied if `trust` does not accept the owner of the object the
+  // name holds when this looks (a guard against removing another user's
+  // queue by mistake: unlinking works on names, so the object is checked by
+  // name just before).
+  static absl::Status Unlink(const std::string& name, const Trust& trust);
 
   void* data() const { return data_; }
   uint64_t size() const { return size_; }

@@ -1,0 +1,1 @@
+../c/round_trip.c
