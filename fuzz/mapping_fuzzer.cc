@@ -71,7 +71,8 @@ static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t),
 constexpr size_t kKindOffset = offsetof(pthread_mutex_t, __data.__kind);
 constexpr size_t kKindSize = sizeof(int);
 
-// The try-calls wait this long for a side lock (queue.cc's kTryLockWait).
+// Every call waits at least this long for a side lock (queue.cc's
+// kLockWaitFloor).
 constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
 // Scheduling noise allowed on top of a call's own bound (sanitizers and a
 // busy 2-core machine); a call slower than this is treated as a hang.
@@ -395,7 +396,8 @@ class Prober {
   void SendFor(const std::string& m, absl::Duration timeout) {
     absl::Status s = Checked("SendFor", timeout,
                              {Code::kOk, Code::kDeadlineExceeded,
-                              Code::kInvalidArgument, Code::kDataLoss},
+                              Code::kUnavailable, Code::kInvalidArgument,
+                              Code::kDataLoss},
                              [&] { return q_->SendFor(m, timeout); });
     CheckSizeVerdict("SendFor", m.size() > q_->slot_size(), s);
   }
@@ -408,8 +410,8 @@ class Prober {
     size_t sent = ~size_t{0};
     absl::Status s =
         Checked("SendBatch", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kInvalidArgument,
-                 Code::kDataLoss},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kInvalidArgument, Code::kDataLoss},
                 [&] { return q_->SendBatch(views, timeout, &sent); });
     CheckSizeVerdict("SendBatch", too_big, s);
     if (sent > batch.size() || (s.ok() && sent != batch.size()) ||
@@ -431,7 +433,8 @@ class Prober {
     std::string m;
     absl::Status s =
         Checked("ReceiveFor", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kDataLoss},
                 [&] { return q_->ReceiveFor(&m, timeout); });
     if (s.ok()) CheckFits("ReceiveFor", m.size());
   }
@@ -441,7 +444,7 @@ class Prober {
     absl::StatusOr<size_t> n;
     (void)Checked("ReceiveInto", timeout,
                   {Code::kOk, Code::kResourceExhausted, Code::kDeadlineExceeded,
-                   Code::kDataLoss},
+                   Code::kUnavailable, Code::kDataLoss},
                   [&] {
                     n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout);
                     return n.status();
@@ -456,12 +459,14 @@ class Prober {
     std::vector<std::string> out(1, "already here");
     absl::Status s =
         Checked("ReceiveBatch", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss,
-                 Code::kInvalidArgument},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kDataLoss, Code::kInvalidArgument},
                 [&] { return q_->ReceiveBatch(max, timeout, &out); });
     if ((max == 0) != (s.code() == Code::kInvalidArgument) ||
         out.size() > 1 + max || (s.ok() && out.size() < 2) ||
-        (s.code() == Code::kDeadlineExceeded && out.size() != 1)) {
+        ((s.code() == Code::kDeadlineExceeded ||
+          s.code() == Code::kUnavailable) &&
+         out.size() != 1)) {
       Fail(absl::StrCat("ReceiveBatch(", max, ") appended ", out.size() - 1,
                         " with ", s.ToString()));
     }
@@ -475,7 +480,9 @@ class Prober {
   void ReserveAndCommit(uint8_t length, absl::Duration timeout) {
     std::optional<Queue::Reservation> r;
     (void)Checked("Reserve", timeout,
-                  {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
+                  {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                   Code::kDataLoss},
+                  [&] {
                     absl::StatusOr<Queue::Reservation> got =
                         q_->Reserve(timeout);
                     if (got.ok()) r.emplace(*std::move(got));
@@ -502,7 +509,9 @@ class Prober {
   void PeekAndRelease(bool release, absl::Duration timeout) {
     std::optional<Queue::Peeked> p;
     (void)Checked("Peek", timeout,
-                  {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
+                  {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                   Code::kDataLoss},
+                  [&] {
                     absl::StatusOr<Queue::Peeked> got = q_->Peek(timeout);
                     if (got.ok()) p.emplace(*std::move(got));
                     return got.status();

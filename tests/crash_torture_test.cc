@@ -137,7 +137,7 @@ int RunConsumer(const std::string& name, Shared* s, uint16_t id) {
     absl::Time start = absl::Now();
     absl::Status st = q->ReceiveFor(&msg, kCallTimeout);
     TimedCheck(s, start, kCallTimeout);
-    if (absl::IsDeadlineExceeded(st)) {
+    if (absl::IsDeadlineExceeded(st) || absl::IsUnavailable(st)) {
       if (s->stop_consumers.load()) return 0;
       continue;
     }

@@ -127,5 +127,25 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   return Geometry{h.capacity, h.slot_size, h.slot_stride};
 }
 
+Stats ReadStats(const Header& h, const Geometry& geometry) {
+  Stats stats;
+  stats.capacity = geometry.capacity;
+  stats.slot_size = geometry.slot_size;
+  stats.head = h.head.index.load(std::memory_order_acquire);
+  stats.tail = h.tail.index.load(std::memory_order_acquire);
+  stats.depth = stats.tail >= stats.head ? stats.tail - stats.head : 0;
+  stats.total_sent = stats.tail;
+  stats.total_received = stats.head;
+  stats.send_lock_owner_deaths =
+      h.send.owner_deaths.load(std::memory_order_relaxed);
+  stats.receive_lock_owner_deaths =
+      h.recv.owner_deaths.load(std::memory_order_relaxed);
+  stats.discarded_partial_sends =
+      h.send.lost_in_flight.load(std::memory_order_relaxed);
+  stats.receives_lost_to_dead_consumers =
+      h.recv.lost_in_flight.load(std::memory_order_relaxed);
+  return stats;
+}
+
 }  // namespace internal
 }  // namespace ringbuf
