@@ -537,6 +537,7 @@ class Prober {
                   max == 0 ? std::initializer_list<Code>{Code::kInvalidArgument}
                            : std::initializer_list<Code>{Code::kOk,
                                                          Code::kDeadlineExceeded,
+                                                         Code::kUnavailable,
                                                          Code::kDataLoss},
                   [&] {
                     absl::StatusOr<Queue::PeekedBatch> got =
