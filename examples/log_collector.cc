@@ -57,31 +57,46 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "examples/argv.h"
 #include "examples/log_record.h"
 #include "ringbuf/queue.h"
 
-ABSL_FLAG(std::string, queue, "", "queue to collect from (required)");
-ABSL_FLAG(std::string, out, "", "log file to append to (required)");
-ABSL_FLAG(int64_t, batch, 256, "most records taken and written at once");
-ABSL_FLAG(int64_t, capacity, 1024, "queue capacity, if this run creates it");
-ABSL_FLAG(int64_t, slot_size, 512,
-          "largest record in bytes (header + text), if this run creates it");
-ABSL_FLAG(int64_t, slow_disk_us, 0,
-          "sleep this long after each batch written: a stand-in slow disk");
-ABSL_FLAG(bool, fsync, false, "fdatasync() after every batch, not just at exit");
-ABSL_FLAG(absl::Duration, stats_every, absl::Seconds(10),
-          "print a stats line on stderr this often (0: never)");
-
 namespace logsvc {
 namespace {
+
+struct CollectorOptions {
+  std::string queue;        // queue to collect from (required)
+  std::string out;          // log file to append to (required)
+  int64_t batch = 256;      // most records taken and written at once
+  int64_t capacity = 1024;  // queue capacity, if this run creates it
+  // Largest record in bytes (header + text), if this run creates it.
+  int64_t slot_size = 512;
+  // Sleep this long after each batch written: a stand-in slow disk.
+  int64_t slow_disk_us = 0;
+  bool fsync = false;  // fdatasync() after every batch, not just at exit
+  // Print a stats line on stderr this often (0: never).
+  absl::Duration stats_every = absl::Seconds(10);
+};
+
+absl::Status ParseOptions(int argc, char** argv, CollectorOptions* o) {
+  examples::Argv args;
+  for (absl::Status s :
+       {args.Parse(argc, argv), args.Read("queue", &o->queue),
+        args.Read("out", &o->out), args.Read("batch", &o->batch),
+        args.Read("capacity", &o->capacity),
+        args.Read("slot_size", &o->slot_size),
+        args.Read("slow_disk_us", &o->slow_disk_us),
+        args.Read("fsync", &o->fsync),
+        args.Read("stats_every", &o->stats_every), args.CheckAllUsed()}) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -192,7 +207,11 @@ int Fail(const std::string& what) {
 }
 
 int Usage(const std::string& why) {
-  std::fprintf(stderr, "log_collector: %s (see --help)\n", why.c_str());
+  std::fprintf(stderr,
+               "log_collector: %s\nusage: log_collector --queue=NAME "
+               "--out=FILE [--batch=256] [--capacity=1024] [--slot_size=512] "
+               "[--slow_disk_us=0] [--fsync] [--stats_every=10s]\n",
+               why.c_str());
   return kExitUsage;
 }
 
@@ -216,26 +235,30 @@ void PrintStats(const ringbuf::Queue& queue, const LogFile& file) {
                st.capacity, st.total_sent, st.total_received);
 }
 
-// A receive status the loops can carry on after: OK, a timeout, or DataLoss
-// that still delivered messages (one corrupt slot, dropped by the library).
+// A receive status the loops can carry on after: OK, a timeout, a lock
+// another consumer held throughout (`ringbufctl recv` on the same queue), or
+// DataLoss that still delivered messages (one corrupt slot, dropped by the
+// library).
 bool CanContinue(const absl::Status& s, const std::vector<std::string>& batch) {
-  if (s.ok() || absl::IsDeadlineExceeded(s)) return true;
+  if (s.ok() || absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s)) {
+    return true;
+  }
   Fail(s.ToString());
   return absl::IsDataLoss(s) && !batch.empty();
 }
 
-int Run() {
-  const std::string name = absl::GetFlag(FLAGS_queue);
-  const std::string path = absl::GetFlag(FLAGS_out);
-  const int64_t batch_size = absl::GetFlag(FLAGS_batch);
-  const int64_t slow_disk_us = absl::GetFlag(FLAGS_slow_disk_us);
-  const absl::Duration stats_every = absl::GetFlag(FLAGS_stats_every);
+int Run(const CollectorOptions& args) {
+  const std::string& name = args.queue;
+  const std::string& path = args.out;
+  const int64_t batch_size = args.batch;
+  const int64_t slow_disk_us = args.slow_disk_us;
+  const absl::Duration stats_every = args.stats_every;
   if (name.empty()) return Usage("--queue is required");
   if (path.empty()) return Usage("--out is required");
   if (batch_size < 1) return Usage("--batch must be at least 1");
   if (slow_disk_us < 0) return Usage("--slow_disk_us must not be negative");
-  const int64_t capacity = absl::GetFlag(FLAGS_capacity);
-  const int64_t slot_size = absl::GetFlag(FLAGS_slot_size);
+  const int64_t capacity = args.capacity;
+  const int64_t slot_size = args.slot_size;
   if (capacity < 1 || static_cast<uint64_t>(capacity) > ringbuf::kMaxCapacity) {
     return Usage(absl::StrCat("--capacity must be in 1..", ringbuf::kMaxCapacity));
   }
@@ -248,7 +271,7 @@ int Run() {
 
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Fail(absl::StrCat(path, ": ", std::strerror(errno)));
-  LogFile file(fd, absl::GetFlag(FLAGS_fsync), absl::Microseconds(slow_disk_us));
+  LogFile file(fd, args.fsync, absl::Microseconds(slow_disk_us));
 
   ringbuf::Options options;
   options.capacity = static_cast<uint64_t>(capacity);
@@ -324,12 +347,9 @@ int main(int argc, char** argv) {
   // First, so a stop signal is never the default (fatal) action once the
   // queue exists.
   logsvc::InstallStopHandler();
-  absl::SetProgramUsageMessage(
-      "log_collector --queue=NAME --out=FILE [--batch=256] [--capacity=1024] "
-      "[--slot_size=512] [--slow_disk_us=0] [--fsync] [--stats_every=10s]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() > 1) {
-    return logsvc::Usage(absl::StrCat("unexpected argument '", args[1], "'"));
+  logsvc::CollectorOptions options;
+  if (absl::Status s = logsvc::ParseOptions(argc, argv, &options); !s.ok()) {
+    return logsvc::Usage(std::string(s.message()));
   }
-  return logsvc::Run();
+  return logsvc::Run(options);
 }

@@ -32,29 +32,42 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "examples/argv.h"
 #include "examples/log_record.h"
 #include "ringbuf/queue.h"
 
-ABSL_FLAG(std::string, queue, "", "the collector's queue (required)");
-ABSL_FLAG(int64_t, id, 0, "this worker's id, stamped on its records");
-ABSL_FLAG(int64_t, count, 1000, "records to send");
-ABSL_FLAG(std::string, ack_file, "",
-          "append 'ID:SEQ' here after each record is committed (truncated "
-          "first)");
-ABSL_FLAG(absl::Duration, send_timeout, absl::Seconds(30),
-          "give up if one record cannot be sent for this long");
-ABSL_FLAG(absl::Duration, open_timeout, absl::Seconds(10),
-          "wait this long for the queue to exist");
-
 namespace logsvc {
 namespace {
+
+constexpr char kUsage[] =
+    "usage: log_worker --queue=NAME --id=K --count=N [--ack_file=PATH] "
+    "[--send_timeout=30s] [--open_timeout=10s]";
+
+struct WorkerOptions {
+  std::string queue;       // the collector's queue (required)
+  int64_t id = 0;          // this worker's id, stamped on its records
+  int64_t count = 1000;    // records to send
+  std::string ack_file;    // append "ID:SEQ" after each commit (truncated first)
+  absl::Duration send_timeout = absl::Seconds(30);  // per record
+  absl::Duration open_timeout = absl::Seconds(10);  // for the queue to exist
+};
+
+absl::Status ParseOptions(int argc, char** argv, WorkerOptions* o) {
+  examples::Argv args;
+  for (absl::Status s :
+       {args.Parse(argc, argv), args.Read("queue", &o->queue),
+        args.Read("id", &o->id), args.Read("count", &o->count),
+        args.Read("ack_file", &o->ack_file),
+        args.Read("send_timeout", &o->send_timeout),
+        args.Read("open_timeout", &o->open_timeout), args.CheckAllUsed()}) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -86,14 +99,14 @@ int64_t RealtimeNanos() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-int Run() {
-  const std::string name = absl::GetFlag(FLAGS_queue);
-  const int64_t id = absl::GetFlag(FLAGS_id);
-  const int64_t count = absl::GetFlag(FLAGS_count);
-  const std::string ack_path = absl::GetFlag(FLAGS_ack_file);
-  const absl::Duration send_timeout = absl::GetFlag(FLAGS_send_timeout);
+int Run(const WorkerOptions& options) {
+  const std::string& name = options.queue;
+  const int64_t id = options.id;
+  const int64_t count = options.count;
+  const std::string& ack_path = options.ack_file;
+  const absl::Duration send_timeout = options.send_timeout;
   if (name.empty()) {
-    std::fprintf(stderr, "log_worker: --queue is required (see --help)\n");
+    std::fprintf(stderr, "log_worker: --queue is required\n%s\n", kUsage);
     return kExitUsage;
   }
   if (id < 0 || id > UINT32_MAX || count < 0) {
@@ -109,7 +122,7 @@ int Run() {
     if (ack_fd < 0) return Fail(id, absl::StrCat(ack_path, ": ", std::strerror(errno)));
   }
   absl::StatusOr<ringbuf::Queue> queue =
-      OpenWhenCreated(name, absl::GetFlag(FLAGS_open_timeout));
+      OpenWhenCreated(name, options.open_timeout);
   if (!queue.ok()) return Fail(id, queue.status().ToString());
 
   Record record;
@@ -144,13 +157,11 @@ int Run() {
 }  // namespace logsvc
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "log_worker --queue=NAME --id=K --count=N [--ack_file=PATH] "
-      "[--send_timeout=30s] [--open_timeout=10s]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() > 1) {
-    std::fprintf(stderr, "log_worker: unexpected argument '%s'\n", args[1]);
+  logsvc::WorkerOptions options;
+  if (absl::Status s = logsvc::ParseOptions(argc, argv, &options); !s.ok()) {
+    std::fprintf(stderr, "log_worker: %s\n%s\n",
+                 std::string(s.message()).c_str(), logsvc::kUsage);
     return 2;
   }
-  return logsvc::Run();
+  return logsvc::Run(options);
 }

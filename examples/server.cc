@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   while (!g_stop) {
     // A bounded wait, so the loop notices the stop flag.
     absl::Status s = queue->ReceiveFor(&message, absl::Milliseconds(200));
-    if (absl::IsDeadlineExceeded(s)) continue;
+    // Nothing in time, or another consumer held the lock throughout.
+    if (absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s)) continue;
     if (!s.ok()) {
       std::fprintf(stderr, "server: %s\n", s.ToString().c_str());
       break;

@@ -71,7 +71,8 @@ static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t),
 constexpr size_t kKindOffset = offsetof(pthread_mutex_t, __data.__kind);
 constexpr size_t kKindSize = sizeof(int);
 
-// The try-calls wait this long for a side lock (queue.cc's kTryLockWait).
+// Every call waits at least this long for a side lock (queue.cc's
+// kLockWaitFloor).
 constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
 // Scheduling noise allowed on top of a call's own bound (sanitizers and a
 // busy 2-core machine); a call slower than this is treated as a hang.
@@ -432,7 +433,8 @@ class Prober {
                absl::Duration timeout) {
     absl::Status s = Checked("SendFor", timeout,
                              {Code::kOk, Code::kDeadlineExceeded,
-                              Code::kInvalidArgument, Code::kDataLoss},
+                              Code::kUnavailable, Code::kInvalidArgument,
+                              Code::kDataLoss},
                              [&] { return q_->SendFor(m, priority, timeout); });
     CheckSendVerdict("SendFor", m.size() > q_->slot_size(), priority, s);
   }
@@ -445,8 +447,8 @@ class Prober {
     size_t sent = ~size_t{0};
     absl::Status s =
         Checked("SendBatch", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kInvalidArgument,
-                 Code::kDataLoss},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kInvalidArgument, Code::kDataLoss},
                 [&] {
                   return q_->SendBatch(views, priority, timeout, &sent);
                 });
@@ -473,7 +475,8 @@ class Prober {
     uint32_t priority = 0;
     absl::Status s =
         Checked("ReceiveFor", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kDataLoss},
                 [&] { return q_->ReceiveFor(&m, timeout, &priority); });
     if (s.ok()) CheckFits("ReceiveFor", m.size());
     if (s.ok()) CheckPriority("ReceiveFor", priority);
@@ -485,7 +488,7 @@ class Prober {
     absl::StatusOr<size_t> n;
     (void)Checked("ReceiveInto", timeout,
                   {Code::kOk, Code::kResourceExhausted, Code::kDeadlineExceeded,
-                   Code::kDataLoss},
+                   Code::kUnavailable, Code::kDataLoss},
                   [&] {
                     n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout,
                                         &priority);
@@ -503,15 +506,17 @@ class Prober {
     uint32_t priority = 0;
     absl::Status s =
         Checked("ReceiveBatch", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss,
-                 Code::kInvalidArgument},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kDataLoss, Code::kInvalidArgument},
                 [&] {
                   return q_->ReceiveBatch(max, timeout, &out, &priority);
                 });
     if (s.ok()) CheckPriority("ReceiveBatch", priority);
     if ((max == 0) != (s.code() == Code::kInvalidArgument) ||
         out.size() > 1 + max || (s.ok() && out.size() < 2) ||
-        (s.code() == Code::kDeadlineExceeded && out.size() != 1)) {
+        ((s.code() == Code::kDeadlineExceeded ||
+          s.code() == Code::kUnavailable) &&
+         out.size() != 1)) {
       Fail(absl::StrCat("ReceiveBatch(", max, ") appended ", out.size() - 1,
                         " with ", s.ToString()));
     }
@@ -527,8 +532,8 @@ class Prober {
     const uint32_t priority = PriorityOf(length);
     absl::Status reserved = Checked(
         "Reserve", timeout,
-        {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss,
-         Code::kInvalidArgument},
+        {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+         Code::kDataLoss, Code::kInvalidArgument},
         [&] {
                     absl::StatusOr<Queue::Reservation> got =
                         q_->Reserve(priority, timeout);
@@ -562,7 +567,9 @@ class Prober {
   void PeekAndRelease(bool release, absl::Duration timeout) {
     std::optional<Queue::Peeked> p;
     (void)Checked("Peek", timeout,
-                  {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss}, [&] {
+                  {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                   Code::kDataLoss},
+                  [&] {
                     absl::StatusOr<Queue::Peeked> got = q_->Peek(timeout);
                     if (got.ok()) p.emplace(*std::move(got));
                     return got.status();
@@ -592,6 +599,7 @@ class Prober {
                       ? std::initializer_list<Code>{Code::kFailedPrecondition}
                       : std::initializer_list<Code>{Code::kOk,
                                                     Code::kDeadlineExceeded,
+                                                    Code::kUnavailable,
                                                     Code::kDataLoss},
                   [&] {
                     absl::StatusOr<Queue::PeekedBatch> got =

@@ -36,14 +36,25 @@
  *
  * Timeouts. The send and receive calls take `timeout_ns`, in nanoseconds on
  * CLOCK_MONOTONIC, bounding the whole call (the wait for the queue's lock
- * included):
+ * included, but see Busy locks):
  *   timeout_ns < 0   waits as long as it takes (RINGBUF_WAIT_FOREVER);
  *   timeout_ns == 0  tries once: "full (empty) right now" is
  *                    RINGBUF_UNAVAILABLE;
- *   timeout_ns > 0   waits at most that long: running out of time is
- *                    RINGBUF_DEADLINE_EXCEEDED, and never happens early.
+ *   timeout_ns > 0   waits at most that long: the queue staying full (empty)
+ *                    is RINGBUF_DEADLINE_EXCEEDED, and never happens early.
  * ringbuf_shutdown ends every wait on its handle early, with
  * RINGBUF_CANCELLED.
+ *
+ * Busy locks (ringbuf/queue.h). Each side of a queue has one lock, held by a
+ * call for one copy, or by a reservation (send) or a peek (receive) until it
+ * ends. Every call waits for it at least 10 ms, whatever its timeout (0
+ * included). If it is still busy then, or at the deadline if that is later,
+ * and the call has not looked at the queue yet, the call returns
+ * RINGBUF_UNAVAILABLE ("lock stayed busy"), having changed nothing. So
+ * RINGBUF_DEADLINE_EXCEEDED always means the queue was seen full (empty) and
+ * stayed so; from a timed call RINGBUF_UNAVAILABLE means it was not looked
+ * at (it may have room, or messages); from a try (timeout_ns == 0) it means
+ * either. A timed call in a loop treats both as "try again".
  *
  * Errors. Every fallible call returns an int: RINGBUF_OK (0) or one of the
  * ringbuf_status codes below, whose values are absl::StatusCode's. Each
@@ -250,10 +261,11 @@ void ringbuf_close(ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
  *     message committed before it.
  *   RINGBUF_INVALID_ARGUMENT: len > ringbuf_slot_size(q); q NULL; data NULL
  *     with len > 0. Nothing is enqueued.
- *   RINGBUF_UNAVAILABLE (timeout_ns == 0): the queue is full right now, or
- *     another producer held the send lock for longer than 10 ms.
- *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): no slot freed in time;
- *     nothing is enqueued.
+ *   RINGBUF_UNAVAILABLE: timeout_ns == 0: the queue is full right now, or
+ *     the send lock stayed busy for the 10 ms floor; timeout_ns > 0: the
+ *     send lock stayed busy (see Busy locks). Nothing is enqueued.
+ *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): the queue was full and no
+ *     slot freed in time; nothing is enqueued.
  *   RINGBUF_CANCELLED: ringbuf_shutdown(q) was called.
  *   RINGBUF_DATA_LOSS: the queue's shared state is corrupt. */
 int ringbuf_send(ringbuf_queue* q, const void* data, size_t len,
@@ -268,9 +280,12 @@ int ringbuf_send(ringbuf_queue* q, const void* data, size_t len,
  *     stays in the queue, and *len is set to its length: retry with a buffer
  *     that large.
  *   RINGBUF_INVALID_ARGUMENT: q or len NULL; buf NULL with cap > 0.
- *   RINGBUF_UNAVAILABLE (timeout_ns == 0): the queue is empty right now, or
- *     another consumer held the receive lock for longer than 10 ms.
- *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): no message arrived in time.
+ *   RINGBUF_UNAVAILABLE: timeout_ns == 0: the queue is empty right now, or
+ *     the receive lock stayed busy for the 10 ms floor; timeout_ns > 0:
+ *     the receive lock stayed busy (see Busy locks): the queue was not seen
+ *     empty and may hold messages.
+ *   RINGBUF_DEADLINE_EXCEEDED (timeout_ns > 0): the queue was empty and no
+ *     message arrived in time.
  *   RINGBUF_CANCELLED: ringbuf_shutdown(q) was called.
  *   RINGBUF_DATA_LOSS: the queue's shared state is corrupt. If only the
  *     slot's length word is, that message is dropped so the queue is not
@@ -297,7 +312,8 @@ void ringbuf_shutdown(ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
  *   RINGBUF_OK: all were committed (*sent == count; count may be 0).
  *   RINGBUF_UNAVAILABLE (timeout_ns == 0), RINGBUF_DEADLINE_EXCEEDED
  *     (timeout_ns > 0): the queue stayed full; the first *sent were
- *     committed, the rest were not.
+ *     committed, the rest were not. RINGBUF_UNAVAILABLE (timeout_ns > 0):
+ *     the send lock stayed busy, as ringbuf_send.
  *   RINGBUF_INVALID_ARGUMENT: some message is longer than
  *     ringbuf_slot_size(q) (the message gives its length) or has NULL data
  *     with len > 0; q or sent NULL; messages NULL with count > 0. Nothing was
@@ -318,7 +334,9 @@ int ringbuf_send_batch(ringbuf_queue* q, const ringbuf_message* messages,
  *   RINGBUF_OK: *count >= 1 messages, in FIFO order, no other receiver will
  *     get.
  *   RINGBUF_UNAVAILABLE (timeout_ns == 0), RINGBUF_DEADLINE_EXCEEDED
- *     (timeout_ns > 0): none arrived; *count is 0.
+ *     (timeout_ns > 0): none arrived; *count is 0. RINGBUF_UNAVAILABLE
+ *     (timeout_ns > 0): the receive lock stayed busy, as ringbuf_receive;
+ *     *count is 0.
  *   RINGBUF_INVALID_ARGUMENT: cap < ringbuf_slot_size(q); max_messages 0;
  *     q, buf, lens or count NULL.
  *   RINGBUF_CANCELLED, RINGBUF_DATA_LOSS: as ringbuf_receive; messages

@@ -20,18 +20,24 @@
 //
 // Cost: each notifier owns one helper thread and one eventfd. The thread
 // waits exactly like a blocked Receive (spins ~10 us, then sleeps on the
-// queue's futex, using no CPU while idle) and writes the eventfd once per
-// burst of commits it observes. Producers pay nothing extra unless the
-// helper is asleep, in which case the first commit wakes it (one FUTEX_WAKE,
-// as for a blocked receiver). POSIX mq offers this for free in the kernel;
-// shared-memory queues have no kernel object to poll, hence the thread.
+// queue's futex, using no CPU while idle). It writes the eventfd at most once
+// between two Clear() calls: after a write it sleeps until Clear() re-arms
+// it, whatever the traffic, so a busy queue costs one write (and one wake-up
+// of the loop) per Clear(), not one per message. Read the fd only through
+// Clear(): reading it yourself does not re-arm it. Producers pay nothing
+// extra unless the helper is asleep on the queue, in which case the first
+// commit wakes it (one FUTEX_WAKE, as for a blocked receiver). POSIX mq
+// offers this for free in the kernel; shared-memory queues have no kernel
+// object to poll, hence the thread.
 //
 // The Queue must outlive its notifiers. Destroying a notifier stops its
-// thread and closes the fd.
+// thread and closes the fd; it does not wait for the traffic to pause (the
+// helper checks for it on every wake-up, so it returns within about 100 ms).
 #ifndef RINGBUF_NOTIFIER_H_
 #define RINGBUF_NOTIFIER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
@@ -39,6 +45,9 @@
 #include "ringbuf/queue.h"
 
 namespace ringbuf {
+namespace internal {
+struct IndexLine;
+}  // namespace internal
 
 class QueueNotifier {
  public:
@@ -47,7 +56,8 @@ class QueueNotifier {
     kSpace,     // readable when slots were freed (for producers)
   };
 
-  // Starts watching `queue`. Errors: from eventfd (ResourceExhausted...),
+  // Starts watching `queue`. Errors: from eventfd (ResourceExhausted...);
+  // ResourceExhausted if the helper thread cannot start (nothing leaks);
   // FailedPrecondition for a moved-from queue.
   static absl::StatusOr<std::unique_ptr<QueueNotifier>> Create(Queue& queue,
                                                                Event event);
@@ -59,18 +69,34 @@ class QueueNotifier {
   // The fd to poll for reading. Owned by the notifier; do not close it.
   int fd() const { return fd_; }
 
-  // Resets the fd to not readable. Non-blocking; safe if not readable.
+  // Resets the fd to not readable and re-arms it: the next event after this
+  // call makes it readable again. Non-blocking; safe if not readable.
   void Clear();
 
  private:
+  // armed_ values: the helper may write the fd; it wrote and waits for
+  // Clear(); it wrote and sleeps on armed_ until Clear() (a futex word).
+  static constexpr uint32_t kArmed = 1, kFired = 0, kFiredAsleep = 2;
+
   QueueNotifier(Queue& queue, Event event, int fd);
   void Run();
+  // Writes the fd if armed, and disarms it.
   void Signal();
+  // Sleeps until Clear() re-arms the fd or the notifier stops.
+  void AwaitRearm();
+  // The index the event moves (the sum of the level tails for messages in
+  // a queue of several priorities).
+  uint64_t Watched() const;
+  internal::IndexLine* Line() const;
 
   Queue& queue_;
   const Event event_;
   const int fd_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint32_t> armed_{kArmed};
+  // The watched index as Clear() last saw it: the helper signals a change
+  // from there once re-armed (an earlier one was before Clear() returned).
+  std::atomic<uint64_t> rearmed_at_{0};
   std::thread thread_;
 };
 

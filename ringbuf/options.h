@@ -71,6 +71,14 @@ struct Stats {
   uint64_t receives_lost_to_dead_consumers = 0;
 };
 
+// What Queue::Inspect reports: a queue's Stats and who may use its object.
+struct QueueInfo {
+  Stats stats;
+  uid_t owner = 0;      // the object's owner (its uid)
+  mode_t mode = 0;      // its permission bits (07777)
+  uint64_t bytes = 0;   // its size: all of it is reserved at create time
+};
+
 }  // namespace ringbuf
 
 #endif  // RINGBUF_OPTIONS_H_

@@ -27,15 +27,29 @@ using internal::SlotSemaphore;
 
 namespace {
 
-// The try-calls do not wait for space or messages, but they do wait this long
-// for the side lock, whose holder normally releases it after one copy.
-constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
+// Every call waits at least this long for a busy side lock, whatever its
+// timeout (the try-calls exactly this long): its holder normally releases it
+// after one copy, and a zero timeout must not mistake that for "empty" or
+// "full". A lock still busy then is Unavailable, never DeadlineExceeded
+// (queue.h).
+constexpr absl::Duration kLockWaitFloor = absl::Milliseconds(10);
 
 // OpenOrCreate retries while others create and remove the name under it.
 constexpr int kOpenOrCreateAttempts = 64;
 
 absl::Status MovedFrom() {
   return absl::FailedPreconditionError("ringbuf::Queue used after move");
+}
+
+// Out of memory for what the caller asked to receive: the code, and the
+// message if there is memory for it.
+absl::Status NoMemory(absl::string_view queue, absl::string_view what) {
+  try {
+    return absl::ResourceExhaustedError(QueueMessage(
+        queue, absl::StrCat("out of memory for ", what)));
+  } catch (...) {
+    return absl::Status(absl::StatusCode::kResourceExhausted, "");
+  }
 }
 
 absl::Status ShutDownError(absl::string_view queue) {
@@ -190,13 +204,19 @@ absl::Status Queue::LockSide(internal::SideLock& side,
   // Shutdown() also ends a wait for a lock held long (a Peek or a
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
   absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
-      name_, mode == Mode::kTry ? Deadline::After(kTryLockWait) : deadline,
+      name_,
+      mode == Mode::kTry ? Deadline::After(kLockWaitFloor)
+                         : deadline.NoSoonerThan(kLockWaitFloor),
       *shut_down_, side.holder_cpu);
   if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
   if (!acquired.ok()) {
-    if (mode == Mode::kTry && absl::IsDeadlineExceeded(acquired.status())) {
+    if (absl::IsDeadlineExceeded(acquired.status())) {
+      // The queue was not seen: neither "empty" nor "full" may be claimed.
       return absl::UnavailableError(QueueMessage(
-          name_, "the queue lock was busy for longer than the try-call waits"));
+          name_, absl::StrCat("the ", &side == &header_->send ? "send" : "receive",
+                              " lock stayed busy (another process or thread "
+                              "holds it, e.g. a Peek or a Reserve); the queue "
+                              "was not looked at")));
     }
     return acquired.status();
   }
@@ -205,6 +225,14 @@ absl::Status Queue::LockSide(internal::SideLock& side,
     side.mutex.MarkConsistent();
   }
   return absl::OkStatus();
+}
+
+absl::Status Queue::BusyAfterLooking(const absl::Status& status,
+                                     absl::string_view waited_for) const {
+  // The call saw the queue full (empty) and waited; the lock being busy
+  // when it came back at its deadline is that timeout (queue.h, Busy locks).
+  if (!absl::IsUnavailable(status)) return status;
+  return AfterWait(SlotSemaphore::Result::kExpired, name_, waited_for);
 }
 
 namespace {
@@ -252,12 +280,12 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
                                  uint64_t* tail_out, uint64_t* free_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
-  for (;;) {
+  for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kSendBeforeLock);
     if (absl::Status s = LockSide(h.send, internal::RepairSendSide, deadline,
                                   mode);
         !s.ok()) {
-      return s;
+      return looked ? BusyAfterLooking(s, "a free slot") : s;
     }
     // Only the send-lock holder writes tail. Head is read (acquire, pairing
     // with the consumer's store of head: the slots we are about to reuse have
@@ -476,10 +504,15 @@ absl::Status Queue::Reservation::Commit(size_t length) {
     return absl::FailedPreconditionError("reservation already committed or dropped");
   }
   if (length > buffer_.size()) {
-    return absl::InvalidArgumentError(QueueMessage(
-        queue_->name_, absl::StrCat("commit of ", length,
-                                    " bytes is larger than slot_size ",
-                                    buffer_.size())));
+    // Still reserved, so the send lock is held: nothing may throw here.
+    try {
+      return absl::InvalidArgumentError(QueueMessage(
+          queue_->name_, absl::StrCat("commit of ", length,
+                                      " bytes is larger than slot_size ",
+                                      buffer_.size())));
+    } catch (...) {
+      return absl::Status(absl::StatusCode::kInvalidArgument, "");
+    }
   }
   reinterpret_cast<SlotHeader*>(queue_->Slot(level_, tail_))->length =
       static_cast<uint32_t>(length);
@@ -521,12 +554,12 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
                                     uint64_t* available_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
-  for (;;) {
+  for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kReceiveBeforeLock);
     if (absl::Status s = LockSide(h.recv, internal::RepairReceiveSide,
                                   deadline, mode);
         !s.ok()) {
-      return s;
+      return looked ? BusyAfterLooking(s, "a message") : s;
     }
     uint32_t level = 0;
     uint64_t head = 0, tail = 0, depth = 0;
@@ -596,13 +629,23 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
 
 void Queue::AbandonReceive() { Abandon(header_->recv); }
 
-absl::StatusOr<absl::string_view> Queue::Payload(uint32_t level,
-                                                 uint64_t head) const {
+bool Queue::Payload(uint32_t level, uint64_t head, absl::string_view* payload,
+                    uint32_t* bad_length) const {
   const char* slot = Slot(level, head);
   // Read the length once: a peer could change it under us.
   const uint32_t length =
       reinterpret_cast<const volatile SlotHeader*>(slot)->length;
   if (length > slot_size_) {
+    *bad_length = length;
+    return false;
+  }
+  *payload = absl::string_view(slot + internal::kSlotHeaderSize, length);
+  return true;
+}
+
+absl::Status Queue::DroppedMessage(uint32_t level, uint64_t head,
+                                     uint32_t length) const {
+  try {
     return absl::DataLossError(QueueMessage(
         name_, absl::StrCat("message ", head,
                             priorities_ > 1 ? absl::StrCat(" of priority ", level)
@@ -610,8 +653,10 @@ absl::StatusOr<absl::string_view> Queue::Payload(uint32_t level,
                             " (slot ", head % capacity_,
                             ") has length ", length, ", larger than slot_size ",
                             slot_size_, "; it was dropped")));
+  } catch (...) {
+    // Out of memory: the code alone (an empty message allocates nothing).
+    return absl::Status(absl::StatusCode::kDataLoss, "");
   }
-  return absl::string_view(slot + internal::kSlotHeaderSize, length);
 }
 
 absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
@@ -623,21 +668,23 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(level, head);
-  if (payload.ok()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (Payload(level, head, &payload, &bad_length)) {
     try {
-      message->resize(payload->size());
+      message->resize(payload.size());
     } catch (...) {
       AbandonReceive();  // leave the message; never keep the lock
-      throw;
+      return NoMemory(name_, "the message; it stays in the queue");
     }
-    CopyFromSlot(&(*message)[0], payload->data(), payload->size());
-  } else {
-    message->clear();  // the message is dropped rather than wedge the queue
+    CopyFromSlot(&(*message)[0], payload.data(), payload.size());
+    PublishHead(level, head, 1);
+    if (priority != nullptr) *priority = level;
+    return absl::OkStatus();
   }
+  message->clear();  // the message is dropped rather than wedge the queue
   PublishHead(level, head, 1);
-  if (priority != nullptr && payload.ok()) *priority = level;
-  return payload.status();
+  return DroppedMessage(level, head, bad_length);
 }
 
 absl::Status Queue::Receive(std::string* message) {
@@ -707,21 +754,25 @@ absl::StatusOr<size_t> Queue::ReceiveIntoImpl(absl::Span<char> buffer,
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(level, head);
-  if (payload.ok() && payload->size() > buffer.size()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (!Payload(level, head, &payload, &bad_length)) {
+    PublishHead(level, head, 1);  // dropped, as in Receive
+    return DroppedMessage(level, head, bad_length);
+  }
+  if (payload.size() > buffer.size()) {
     AbandonReceive();  // leave it for a receiver with room
     absl::Status too_long = absl::ResourceExhaustedError(QueueMessage(
-        name_, absl::StrCat("the next message is ", payload->size(),
+        name_, absl::StrCat("the next message is ", payload.size(),
                             " bytes; the buffer holds ", buffer.size())));
     too_long.SetPayload(kMessageSizePayload,
-                        absl::Cord(absl::StrCat(payload->size())));
+                        absl::Cord(absl::StrCat(payload.size())));
     return too_long;
   }
-  if (payload.ok()) CopyFromSlot(buffer.data(), payload->data(), payload->size());
+  CopyFromSlot(buffer.data(), payload.data(), payload.size());
   PublishHead(level, head, 1);
-  if (!payload.ok()) return payload.status();
   if (priority != nullptr) *priority = level;
-  return payload->size();
+  return payload.size();
 }
 
 absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
@@ -745,25 +796,34 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
   }
   if (priority != nullptr) *priority = level;
   const uint64_t n = std::min<uint64_t>(available, max_messages);
-  absl::Status status;
+  // The first message dropped for a bad length word, reported once unlocked.
+  bool dropped = false;
+  uint64_t dropped_index = 0;
+  uint32_t dropped_length = 0;
   uint64_t i = 0;
   try {
     for (; i < n; ++i) {
-      absl::StatusOr<absl::string_view> payload = Payload(level, head + i);
-      if (!payload.ok()) {
-        status.Update(payload.status());
+      absl::string_view payload;
+      uint32_t bad_length = 0;
+      if (!Payload(level, head + i, &payload, &bad_length)) {
+        if (!dropped) {
+          dropped = true;
+          dropped_index = head + i;
+          dropped_length = bad_length;
+        }
         continue;  // dropped, as in Receive
       }
-      out->emplace_back(payload->data(), payload->size());
+      out->emplace_back(payload.data(), payload.size());
     }
   } catch (...) {
     // Out of memory: take what was appended, leave the rest, never keep
     // the lock.
     PublishHead(level, head, i);
-    throw;
+    return NoMemory(name_, "the batch; the rest stays in the queue");
   }
   PublishHead(level, head, n);
-  return status;
+  if (dropped) return DroppedMessage(level, dropped_index, dropped_length);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
@@ -774,12 +834,13 @@ absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::string_view> payload = Payload(level, head);
-  if (!payload.ok()) {
+  absl::string_view payload;
+  uint32_t bad_length = 0;
+  if (!Payload(level, head, &payload, &bad_length)) {
     PublishHead(level, head, 1);  // dropped, as in Receive
-    return payload.status();
+    return DroppedMessage(level, head, bad_length);
   }
-  return Peeked(this, level, head, *payload);
+  return Peeked(this, level, head, payload);
 }
 
 Queue::Peeked::Peeked(Peeked&& other) noexcept
@@ -809,6 +870,25 @@ absl::Status Queue::Peeked::Release() {
   }
   std::exchange(queue_, nullptr)->PublishHead(level_, head_, 1);
   return absl::OkStatus();
+}
+
+absl::StatusOr<QueueInfo> Queue::Inspect(absl::string_view name) {
+  absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
+  if (!normalized.ok()) return normalized.status();
+  absl::StatusOr<internal::ShmMapping> mapping =
+      internal::ShmMapping::OpenReadOnly(*normalized, internal::kHeaderSize,
+                                         kMaxMappingSize);
+  if (!mapping.ok()) return mapping.status();
+  const Header& header = *static_cast<const Header*>(mapping->data());
+  absl::StatusOr<internal::Geometry> geometry =
+      internal::ValidateHeader(*normalized, header, mapping->size());
+  if (!geometry.ok()) return geometry.status();
+  QueueInfo info;
+  info.stats = internal::ReadStats(header, *geometry);
+  info.owner = mapping->owner();
+  info.mode = mapping->mode();
+  info.bytes = mapping->size();
+  return info;
 }
 
 // ---------------------------------------------------------------------------
@@ -845,17 +925,18 @@ absl::StatusOr<Queue::PeekedBatch> Queue::PeekBatch(size_t max_messages,
   try {
     data.reserve(n);
   } catch (...) {
-    AbandonReceive();  // never keep the lock
-    throw;
+    AbandonReceive();  // never keep the lock; the batch stays in the queue
+    return NoMemory(name_, "the batch's views; the batch stays in the queue");
   }
   for (uint64_t i = 0; i < n; ++i) {
-    absl::StatusOr<absl::string_view> payload = Payload(level, head + i);
-    if (!payload.ok()) {
+    absl::string_view payload;
+    uint32_t bad_length = 0;
+    if (!Payload(level, head + i, &payload, &bad_length)) {
       if (i > 0) break;  // reported by the next PeekBatch, at the head
       PublishHead(level, head, 1);  // dropped, as in Receive
-      return payload.status();
+      return DroppedMessage(level, head, bad_length);
     }
-    data.push_back(*payload);
+    data.push_back(payload);  // reserved: cannot throw
   }
   // The batch is held with progress kCopying and copying_index == head, as a
   // Peek is: a holder that dies leaves head unmoved, so its repairer keeps
@@ -906,39 +987,9 @@ absl::Status Queue::PeekedBatch::Release(size_t count) {
 // --- end of the forwarding block.
 
 Stats Queue::GetStats() const {
-  Stats stats;
-  if (header_ == nullptr) return stats;
-  const Header& h = *header_;
-  stats.capacity = capacity_;
-  stats.slot_size = slot_size_;
-  stats.priorities = priorities_;
-  stats.head = h.head.index.load(std::memory_order_acquire);
-  stats.tail = h.tail.index.load(std::memory_order_acquire);
-  stats.depth = stats.tail >= stats.head ? stats.tail - stats.head : 0;
-  stats.total_sent = stats.tail;
-  stats.total_received = stats.head;
-  if (priorities_ == 1) {
-    stats.depth_by_priority[0] = stats.depth;
-  } else {
-    // The level indexes are authoritative (the header's may lag behind a
-    // process that died between the two stores, until the repair).
-    stats.depth = 0;
-    for (uint32_t level = 0; level < priorities_; ++level) {
-      const uint64_t head = level_heads_[level].load(std::memory_order_acquire);
-      const uint64_t tail = level_tails_[level].load(std::memory_order_acquire);
-      stats.depth_by_priority[level] = tail >= head ? tail - head : 0;
-      stats.depth += stats.depth_by_priority[level];
-    }
-  }
-  stats.send_lock_owner_deaths =
-      h.send.owner_deaths.load(std::memory_order_relaxed);
-  stats.receive_lock_owner_deaths =
-      h.recv.owner_deaths.load(std::memory_order_relaxed);
-  stats.discarded_partial_sends =
-      h.send.lost_in_flight.load(std::memory_order_relaxed);
-  stats.receives_lost_to_dead_consumers =
-      h.recv.lost_in_flight.load(std::memory_order_relaxed);
-  return stats;
+  if (header_ == nullptr) return Stats();
+  return internal::ReadStats(
+      *header_, internal::Geometry{capacity_, slot_size_, slot_stride_, priorities_});
 }
 
 }  // namespace ringbuf

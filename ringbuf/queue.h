@@ -58,6 +58,17 @@
 // neither shortens nor stretches them. A zero or negative timeout makes one
 // attempt; absl::InfiniteDuration() waits forever.
 //
+// Busy locks. Each side (send, receive) has one lock, held by a call for one
+// copy, or by a Reservation or a Peeked until it is committed or released.
+// Every call waits for it at least 10 ms whatever its timeout (a zero timeout
+// included; longer if the timeout is longer). If it is still busy then and
+// the call has not yet looked at the queue, the call returns Unavailable
+// ("lock stayed busy"), having changed nothing. So DeadlineExceeded always
+// means the call saw the queue full (sends) or empty (receives) and nothing
+// freed (arrived) for it by the deadline, never that it could not look: a
+// drain that stops on DeadlineExceeded really emptied the queue at some
+// instant. A timed call in a loop treats both as "try again".
+//
 // Lifetime. Destroying (or moving from) a Queue only unmaps it; the queue and
 // its messages live on in /dev/shm until Queue::Remove(name) unlinks the name.
 // Processes that still have it open keep working on the unlinked queue; new
@@ -170,13 +181,15 @@ class Queue {
   absl::Status Send(absl::string_view message);
 
   // As Send, but never waits for a free slot.
-  //   Unavailable: the queue is full right now (or another producer held the
-  //     send lock for longer than 10 ms).
+  //   Unavailable: the queue is full right now, or the send lock stayed busy
+  //     (see Busy locks above).
   absl::Status TrySend(absl::string_view message);
 
   // As Send, but gives up after `timeout`.
-  //   DeadlineExceeded: no slot freed (or the lock was not had) in time;
-  //     nothing is enqueued.
+  //   DeadlineExceeded: the queue was full until `timeout` passed; nothing
+  //     is enqueued.
+  //   Unavailable: the send lock stayed busy (see Busy locks above); nothing
+  //     is enqueued.
   absl::Status SendFor(absl::string_view message, absl::Duration timeout);
 
   // Sends `messages` in order, taking the send lock and waking consumers once
@@ -185,8 +198,8 @@ class Queue {
   // producer's messages may fall between groups. `*sent` (required) is how
   // many were committed, also on error.
   //   OK: all were committed.
-  //   DeadlineExceeded: `timeout` passed first; the first *sent were
-  //     committed, the rest were not.
+  //   DeadlineExceeded, Unavailable: as SendFor (the queue stayed full, the
+  //     lock stayed busy); the first *sent were committed, the rest were not.
   //   InvalidArgument: some message is longer than slot_size(); none was sent.
   //   Cancelled, DataLoss: as Send; *sent says how many went before.
   absl::Status SendBatch(absl::Span<const absl::string_view> messages,
@@ -207,6 +220,8 @@ class Queue {
   // `*message` (replacing its contents, reusing its buffer), blocking while
   // the queue is empty.
   //   OK: `*message` holds the message, which no other receiver will get.
+  //   ResourceExhausted: no memory to grow `*message`; the message stays in
+  //     the queue.
   //   Cancelled: Shutdown() was called on this handle.
   //   DataLoss: the queue's shared state is corrupt. If only the slot's length
   //     word is, that message is dropped (counted as received) so the queue
@@ -214,12 +229,14 @@ class Queue {
   absl::Status Receive(std::string* message);
 
   // As Receive, but never waits for a message.
-  //   Unavailable: the queue is empty right now (or another consumer held the
-  //     receive lock for longer than 10 ms).
+  //   Unavailable: the queue is empty right now, or the receive lock stayed
+  //     busy (see Busy locks above).
   absl::Status TryReceive(std::string* message);
 
   // As Receive, but gives up after `timeout`.
-  //   DeadlineExceeded: no message arrived in time.
+  //   DeadlineExceeded: the queue was empty until `timeout` passed.
+  //   Unavailable: the receive lock stayed busy (see Busy locks above): the
+  //     queue was not seen empty and may hold messages.
   absl::Status ReceiveFor(std::string* message, absl::Duration timeout);
 
   // The calls above, also storing the message's priority in `*priority` on
@@ -257,7 +274,11 @@ class Queue {
   // priority, the highest non-empty one (stored in `*priority` if that is
   // not null); the next call takes the next.
   //   OK: at least one message was appended.
-  //   DeadlineExceeded: none arrived in time; `*out` is unchanged.
+  //   DeadlineExceeded: the queue was empty until `timeout` passed; `*out`
+  //     is unchanged.
+  //   Unavailable: the receive lock stayed busy (as ReceiveFor).
+  //   ResourceExhausted: out of memory; the messages appended so far were
+  //     taken, the rest stay in the queue.
   //   Cancelled, DataLoss: as Receive; messages already taken are in *out.
   absl::Status ReceiveBatch(size_t max_messages, absl::Duration timeout,
                             std::vector<std::string>* out);
@@ -298,6 +319,16 @@ class Queue {
   // process holds one. See Stats for how exact each field is.
   Stats GetStats() const;
 
+  // Looks at the queue `name` without attaching to it, for operators' tools:
+  // the object is opened and mapped read-only (read permission suffices),
+  // no lock is taken and nothing is written, so it works on a queue whose
+  // lock a dead process holds, and whoever owns the object. The stats are
+  // as GetStats(); owner and mode are the object's (fstat).
+  //   NotFound, InvalidArgument, DataLoss (not a ringbuf queue, or not a
+  //   regular file), FailedPrecondition (another layout version),
+  //   PermissionDenied: as Open.
+  static absl::StatusOr<QueueInfo> Inspect(absl::string_view name);
+
   // The normalized name ("/orders").
   const std::string& name() const { return name_; }
   uint64_t capacity() const { return capacity_; }
@@ -331,6 +362,7 @@ class Queue {
   //   DataLoss: as Receive, the oldest message's length word is corrupt and
   //     it was dropped. A corrupt message later on ends the batch before it
   //     (the next PeekBatch reports it).
+  //   ResourceExhausted: no memory for the batch's views; nothing taken.
   //   Otherwise the codes of ReceiveFor.
   class PeekedBatch;
   absl::StatusOr<PeekedBatch> PeekBatch(size_t max_messages,
@@ -386,12 +418,21 @@ class Queue {
                                        const internal::Levels&),
                         const internal::Deadline& deadline, Mode mode);
   // The payload of `level`'s message at `head` (receive lock held), or
-  // DataLoss naming the slot if its length word is out of range.
-  absl::StatusOr<absl::string_view> Payload(uint32_t level,
-                                            uint64_t head) const;
+  // false with the out-of-range length word in *bad_length. Allocates
+  // nothing, so no out-of-memory exception can leave the lock held.
+  bool Payload(uint32_t level, uint64_t head, absl::string_view* payload,
+               uint32_t* bad_length) const;
+  // DataLoss naming a message dropped for its length word; called once the
+  // lock is released, and never throws (out of memory: the code alone).
+  absl::Status DroppedMessage(uint32_t level, uint64_t head,
+                              uint32_t length) const;
   absl::Status CheckUsable() const;
   // InvalidArgument for a priority >= priorities_.
   absl::Status PriorityOutOfRange(uint32_t priority) const;
+  // What a side lock that stayed busy means once the call has looked at the
+  // queue and waited: its timeout (DeadlineExceeded for `waited_for`).
+  absl::Status BusyAfterLooking(const absl::Status& status,
+                                absl::string_view waited_for) const;
   absl::Status Corrupt(uint64_t head, uint64_t tail) const;
   char* Slot(uint32_t level, uint64_t index) const;
   internal::Levels levels() const;

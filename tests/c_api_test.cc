@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -356,6 +358,54 @@ TEST(CApiSendReceiveTest, TimedSendOnFullIsDeadlineExceededAndNotEarly) {
   EXPECT_GE(took, std::chrono::milliseconds(300));
   EXPECT_LT(took, kPrompt);
   EXPECT_EQ(Depth(h), 1u) << "nothing enqueued";
+}
+
+// A lock held by another handle (a peek, a reservation) is not an empty or
+// full queue (c_api.h, "Busy locks"): a timed call says UNAVAILABLE, never
+// DEADLINE_EXCEEDED, and waits its timeout first; a try waits the 10 ms
+// floor. Nothing is sent or taken.
+TEST(CApiSendReceiveTest, BusyLocksAreUnavailableNeverDeadlineExceeded) {
+  ScopedQueueName name;
+  Handle h;
+  Create(name, &h);
+  ASSERT_EQ(Send(h, "a"), RINGBUF_OK);
+  std::promise<void> held, release;
+  std::thread holder([&] {
+    Handle other;
+    ringbuf_peeked* peeked = nullptr;
+    ringbuf_reservation* reservation = nullptr;
+    const void* data = nullptr;
+    void* buf = nullptr;
+    size_t len = 0, cap = 0;
+    if (ringbuf_open(name.get().c_str(), other.out()) != RINGBUF_OK ||
+        ringbuf_peek(other.get(), 0, &peeked, &data, &len) != RINGBUF_OK ||
+        ringbuf_reserve(other.get(), 0, &reservation, &buf, &cap) !=
+            RINGBUF_OK) {
+      ADD_FAILURE() << LastError();
+    }
+    held.set_value();
+    release.get_future().wait_for(kPrompt);
+    ringbuf_peeked_drop(peeked);
+    ringbuf_reservation_drop(reservation);
+  });
+  held.get_future().wait();
+  std::string got;
+  for (int64_t timeout_ns : {int64_t{0}, 50 * kMs}) {
+    SCOPED_TRACE(timeout_ns);
+    const auto at_least = std::chrono::nanoseconds(
+        std::max<int64_t>(timeout_ns, 10 * kMs));
+    Clock::time_point start = Clock::now();
+    EXPECT_EQ(Receive(h, &got, timeout_ns), RINGBUF_UNAVAILABLE);
+    EXPECT_GE(Clock::now() - start, at_least);
+    EXPECT_TRUE(Contains(LastError(), "busy")) << LastError();
+    start = Clock::now();
+    EXPECT_EQ(Send(h, "b", timeout_ns), RINGBUF_UNAVAILABLE);
+    EXPECT_GE(Clock::now() - start, at_least);
+    EXPECT_TRUE(Contains(LastError(), "busy")) << LastError();
+  }
+  release.set_value();
+  holder.join();
+  EXPECT_EQ(Depth(h), 1u) << "nothing sent, nothing taken";
 }
 
 // A receive with a negative timeout sleeps until a message comes; proven by

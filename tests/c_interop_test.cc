@@ -237,7 +237,7 @@ absl::Status SendAll(Queue& q, const std::vector<std::string>& messages,
     for (;;) {
       absl::Status s = q.SendFor(m, kSendSlice);
       if (s.ok()) break;
-      if (!absl::IsDeadlineExceeded(s)) return s;
+      if (!absl::IsDeadlineExceeded(s) && !absl::IsUnavailable(s)) return s;
       if (absl::Now() >= deadline) return s;
       if (std::none_of(consumers.begin(), consumers.end(),
                        [](Child* c) { return c->Running(); })) {

@@ -10,8 +10,14 @@
 // totals, with --json as one flat JSON object; `rm` unlinks; "orders" and
 // "/orders" name the same queue; and bad input of every kind ends in a code
 // in 1..127 other than 3 with a one-line error naming the queue, never a crash
-// or a wait past the given timeout. The library (ringbuf/queue.h) is used only
-// to prepare queues and to inspect what the CLI did to them.
+// or a wait past the given timeout. The edges: recv takes a message only once
+// it was written (a failing stdout leaves it queued, exit 1), send's echo is
+// checked, a busy receive lock is never "empty", --timeout counts from
+// --flagfile/--fromenv and on the monotonic clock, --format=nul frames
+// binary-safe messages, --help/--version, per-command flags, list, stat's
+// owner and mode, and rm's refusal and mapper count. The library
+// (ringbuf/queue.h) is used only to prepare queues and to inspect what the
+// CLI did to them.
 //
 // Usage: cli_contract_test PATH_TO_RINGBUFCTL [gtest flags]  (or set the
 // RINGBUFCTL environment variable). Bazel passes the path via `args`.
@@ -20,6 +26,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +36,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +49,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -47,6 +57,7 @@
 #include "ringbuf/options.h"
 #include "ringbuf/queue.h"
 #include "ringbuf/trust.h"
+#include "ringbuf/version.h"
 #include "tests/test_util.h"
 
 namespace ringbuf {
@@ -58,6 +69,8 @@ using testing::Side;
 
 // Path of the binary under test, set by main().
 std::string* g_ringbufctl = nullptr;
+// Path of tests/wallclock_jump.c's shared library, if main() was given one.
+std::string* g_wallclock_jump = nullptr;
 
 // Every child is SIGKILLed (and the test fails) after this long.
 constexpr absl::Duration kKillAfter = absl::Seconds(30);
@@ -100,7 +113,9 @@ struct Outcome {
 // The test process drives its stdin and collects stdout/stderr while it runs.
 class Ctl {
  public:
-  explicit Ctl(std::vector<std::string> args, mode_t child_umask = 022)
+  // `stdout_fd` >= 0: the child's stdout is that descriptor (not captured).
+  explicit Ctl(std::vector<std::string> args, mode_t child_umask = 022,
+               int stdout_fd = -1)
       : start_(absl::Now()) {
     outcome_.args = args;
     int in[2], out[2], err[2];
@@ -119,7 +134,7 @@ class Ctl {
     if (pid_ == 0) {
       // Child: only async-signal-safe calls from here on.
       dup2(in[0], 0);
-      dup2(out[1], 1);
+      dup2(stdout_fd >= 0 ? stdout_fd : out[1], 1);
       dup2(err[1], 2);
       umask(child_umask);
       execv(argv[0], argv.data());
@@ -295,6 +310,15 @@ class Ctl {
 Outcome RunCtl(std::vector<std::string> args, absl::string_view stdin_data = "",
                mode_t child_umask = 022) {
   Ctl ctl(std::move(args), child_umask);
+  ctl.Feed(stdin_data);
+  ctl.CloseStdin();
+  return ctl.Finish();
+}
+
+// Runs ringbufctl with `stdout_fd` as its stdout (not captured).
+Outcome RunCtlToFd(std::vector<std::string> args, int stdout_fd,
+                   absl::string_view stdin_data = "") {
+  Ctl ctl(std::move(args), 022, stdout_fd);
   ctl.Feed(stdin_data);
   ctl.CloseStdin();
   return ctl.Finish();
@@ -1109,6 +1133,381 @@ TEST(CliBadInput, AnObjectThatIsNotAQueueFailsCleanlyNamingIt) {
 }
 
 // ===========================================================================
+// Nothing lost at the edges (issue 10).
+
+::testing::AssertionResult ExitedWith(const Outcome& o, int code) {
+  if (o.code() == code) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "expected exit " << code << ":" << o.Describe();
+}
+
+// Opens a descriptor on /dev/full (every write: ENOSPC).
+int DevFull() { return open("/dev/full", O_WRONLY | O_CLOEXEC); }
+
+TEST(CliEdges, RecvToAFailingStdoutExits1AndLeavesTheMessages) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 16, {"a", "b", "c"});
+  const int full = DevFull();
+  ASSERT_GE(full, 0);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"recv", name, "--count=2"}, {"recv", name}}) {
+    Outcome o = RunCtlToFd(args, full);
+    EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+    EXPECT_TRUE(ExitedWith(o, 1));
+    EXPECT_EQ(Depth(name), 3u) << o.Describe();
+  }
+  close(full);
+  EXPECT_EQ(Drain(name), (Lines{"a", "b", "c"}));
+}
+
+// The reader is gone before recv writes (SIGPIPE is ignored in this test
+// process, and so in its children, as in many supervisors).
+TEST(CliEdges, RecvIntoAPipeWithoutReaderExits1AndLeavesTheMessages) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 16, {"a", "b", "c"});
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  close(fds[0]);
+  Outcome o = RunCtlToFd({"recv", name}, fds[1]);
+  close(fds[1]);
+  EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+  EXPECT_TRUE(ExitedWith(o, 1));
+  EXPECT_EQ(Depth(name), 3u);
+}
+
+// recv holds the message (a Peek) while writing it; killed there, stalled on
+// a full pipe, it leaves the message in the queue for the next receiver.
+TEST(CliEdges, RecvKilledWhileItsStdoutIsStalledLeavesTheMessage) {
+  ScopedQueueName name;
+  const std::string big(150000, 'x');  // more than a pipe holds
+  MakeQueue(name, 2, 200000, {big});
+  {
+    Ctl ctl({"recv", name, "--count=1"});  // its stdout is never read here
+    absl::StatusOr<Queue> q = Queue::Open(name);
+    ASSERT_TRUE(q.ok());
+    // Wait until it holds the receive lock (Peek here finds it busy).
+    const absl::Time end = absl::Now() + kPrompt;
+    bool held = false;
+    while (!held && absl::Now() < end) {
+      absl::StatusOr<Queue::Peeked> p = q->Peek(absl::ZeroDuration());
+      held = absl::IsUnavailable(p.status());
+    }
+    ASSERT_TRUE(held) << "recv never took the receive lock";
+    EXPECT_TRUE(ctl.Running());
+  }  // SIGKILLs it, mid-write
+  absl::StatusOr<Queue> q = Queue::Open(name);
+  ASSERT_TRUE(q.ok());
+  std::string m;
+  ASSERT_TRUE(q->ReceiveFor(&m, kPrompt).ok());
+  EXPECT_EQ(m, big);
+  EXPECT_EQ(q->GetStats().receive_lock_owner_deaths, 1u);
+}
+
+TEST(CliEdges, SendWhoseEchoCannotBeWrittenExits1AfterTheFirstCommit) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 16);
+  const int full = DevFull();
+  ASSERT_GE(full, 0);
+  Outcome o = RunCtlToFd({"send", name}, full, "one\ntwo\nthree\n");
+  close(full);
+  EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+  EXPECT_TRUE(ExitedWith(o, 1));
+  EXPECT_TRUE(absl::StrContains(o.err, "echo")) << o.Describe();
+  // The first line was committed; its echo failed, so nothing more was sent.
+  EXPECT_EQ(Drain(name), (Lines{"one"}));
+}
+
+// Another consumer holding the receive lock is not an empty queue: the
+// drain says so (exit 3) instead of exiting 0 with messages left.
+TEST(CliEdges, DrainWhileAnotherConsumerHoldsTheLockIsNotReportedEmpty) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 16, {"a", "b", "c"});
+  absl::StatusOr<Queue> q = Queue::Open(name);
+  ASSERT_TRUE(q.ok());
+  absl::StatusOr<Queue::Peeked> held = q->Peek(absl::Seconds(10));
+  ASSERT_TRUE(held.ok()) << held.status();
+  Outcome o = RunCtl({"recv", name});
+  EXPECT_TRUE(TimedOut(o));
+  EXPECT_EQ(o.out, "");
+  EXPECT_TRUE(absl::StrContains(o.err, "busy")) << o.Describe();
+  held = absl::CancelledError("released");  // drops the Peeked: lock free
+  Outcome after = RunCtl({"recv", name});
+  EXPECT_TRUE(Succeeded(after));
+  EXPECT_EQ(after.out, "a\nb\nc\n");
+}
+
+// --timeout given through --flagfile or --fromenv counts as given.
+TEST(CliEdges, TimeoutFromAFlagfileOrTheEnvironmentIsHonoured) {
+  ScopedQueueName name;
+  MakeQueue(name, 1, 16, {"full"});
+  const std::string flagfile =
+      absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
+                   "/ringbufctl-flags-", getpid());
+  {
+    FILE* f = fopen(flagfile.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("--timeout=100ms\n", f);
+    fclose(f);
+  }
+  Ctl send({"send", name, "x", absl::StrCat("--flagfile=", flagfile)});
+  EXPECT_TRUE(TimedOut(send.Finish(kPrompt)));
+  unlink(flagfile.c_str());
+  setenv("FLAGS_timeout", "100ms", 1);
+  Ctl recv({"recv", name, "--count=2", "--fromenv=timeout"});
+  Outcome o = recv.Finish(kPrompt);
+  unsetenv("FLAGS_timeout");
+  EXPECT_TRUE(TimedOut(o));
+  EXPECT_EQ(o.out, "full\n");
+}
+
+TEST(CliEdges, NulFramingCarriesNewlinesBothWays) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 32);
+  const std::string input("one\nline\0two\0\0last", 18);
+  Outcome sent = RunCtl({"send", name, "--format=nul"}, input);
+  EXPECT_TRUE(Succeeded(sent));
+  EXPECT_EQ(sent.out, std::string("one\nline\0two\0\0last\0", 19));
+  Outcome got = RunCtl({"recv", name, "--format=nul"});
+  EXPECT_TRUE(Succeeded(got));
+  EXPECT_EQ(got.out, std::string("one\nline\0two\0\0last\0", 19));
+  EXPECT_TRUE(ExitedWith(RunCtl({"send", name, "--format=csv", "x"}), 2));
+}
+
+TEST(CliEdges, QuietSendEchoesNothing) {
+  ScopedQueueName name;
+  MakeQueue(name, 8, 16);
+  Outcome o = RunCtl({"send", name, "--quiet"}, "a\nb\n");
+  EXPECT_TRUE(Succeeded(o));
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(Drain(name), (Lines{"a", "b"}));
+}
+
+TEST(CliEdges, ASendThatStopsEarlySaysHowManyWentAndWhatStoppedIt) {
+  ScopedQueueName name;
+  MakeQueue(name, 1, 16);
+  Outcome o = RunCtl({"send", name, "--timeout=0", "first", "second", "third"});
+  EXPECT_TRUE(TimedOut(o));
+  EXPECT_TRUE(absl::StrContains(o.err, "committed 1 of 3")) << o.Describe();
+  EXPECT_TRUE(absl::StrContains(o.err, "argument 2 'second'")) << o.Describe();
+  TakeOne(name);
+  Outcome lines = RunCtl({"send", name, "--timeout=0"}, "x\ny\nz\n");
+  EXPECT_TRUE(TimedOut(lines));
+  EXPECT_EQ(lines.out, "x\n");
+  EXPECT_TRUE(absl::StrContains(lines.err, "committed 1 messages from stdin"))
+      << lines.Describe();
+  EXPECT_TRUE(absl::StrContains(lines.err, "line 2 'y'")) << lines.Describe();
+}
+
+TEST(CliEdges, SizesTakeSuffixesAndModeZeroIsRefused) {
+  ScopedQueueName name;
+  EXPECT_TRUE(Succeeded(
+      RunCtl({"create", name, "--capacity=1k", "--slot_size=4k"})));
+  absl::StatusOr<Queue> q = Queue::Open(name);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->capacity(), 1024u);
+  EXPECT_EQ(q->slot_size(), 4096u);
+  ScopedQueueName other;
+  for (const char* mode : {"--mode=0", "--mode=0000", "--mode=0400",
+                           "--mode=0066"}) {
+    Outcome o =
+        RunCtl({"create", other, "--capacity=2", "--slot_size=8", mode});
+    EXPECT_TRUE(ExitedWith(o, 2)) << mode;
+    EXPECT_FALSE(Exists(other)) << mode;
+  }
+  EXPECT_TRUE(ExitedWith(
+      RunCtl({"create", other, "--capacity=2", "--slot_size=4x"}), 2));
+}
+
+// More than /dev/shm holds in all: refused at once (nothing is allocated),
+// saying what was needed and what was free.
+TEST(CliEdges, ACreateLargerThanDevShmSaysWhatItNeededAndWhatWasFree) {
+  struct statvfs vfs;
+  ASSERT_EQ(statvfs("/dev/shm", &vfs), 0);
+  const uint64_t total = uint64_t{vfs.f_blocks} * vfs.f_frsize;
+  const uint64_t slot = kMaxSlotSize;
+  const uint64_t capacity = total / slot + 2;
+  if (capacity * (slot + 64) > kMaxMappingSize) {
+    GTEST_SKIP() << "/dev/shm is larger than the largest queue";
+  }
+  ScopedQueueName name;
+  Outcome o = RunCtl({"create", name, absl::StrCat("--capacity=", capacity),
+                      "--slot_size=64m"});
+  EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+  EXPECT_TRUE(absl::StrContains(o.err, "/dev/shm")) << o.Describe();
+  EXPECT_TRUE(absl::StrContains(o.err, "free")) << o.Describe();
+  EXPECT_TRUE(absl::StrContains(o.err, "needs")) << o.Describe();
+  EXPECT_FALSE(Exists(name));
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RINGBUF_SANITIZED_RUNTIME 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RINGBUF_SANITIZED_RUNTIME 1
+#endif
+#endif
+
+// recv --count --timeout measures on the monotonic clock: with the wall
+// clock jumping an hour at every read, a 1 s timeout still lasts 1 s (on
+// the wall clock it expired at once).
+TEST(CliEdges, RecvCountTimeoutIgnoresWallClockJumps) {
+#ifdef RINGBUF_SANITIZED_RUNTIME
+  GTEST_SKIP() << "an LD_PRELOAD shim cannot go before the ASan/TSan runtime";
+#endif
+  if (g_wallclock_jump == nullptr) GTEST_SKIP() << "no wallclock_jump.so given";
+  ScopedQueueName name;
+  MakeQueue(name, 4, 16, {"only"});
+  setenv("LD_PRELOAD", g_wallclock_jump->c_str(), 1);
+  const absl::Time start = absl::Now();
+  Ctl ctl({"recv", name, "--count=2", "--timeout=1s"});
+  unsetenv("LD_PRELOAD");
+  Outcome o = ctl.Finish(kPrompt);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(TimedOut(o));
+  EXPECT_EQ(o.out, "only\n");
+  EXPECT_GE(took, absl::Seconds(1)) << "expired early:" << o.Describe();
+}
+
+TEST(CliHelp, HelpAndVersionExit0) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"--help"}, {"help"}, {"-h"}, {"recv", "x", "--help"}}) {
+    Outcome o = RunCtl(args);
+    EXPECT_TRUE(Succeeded(o));
+    EXPECT_TRUE(absl::StrContains(o.out, "  list [--json]")) << o.Describe();
+    EXPECT_EQ(o.err, "");
+  }
+  Outcome v = RunCtl({"--version"});
+  EXPECT_TRUE(Succeeded(v));
+  EXPECT_EQ(v.out, absl::StrCat("ringbufctl ", Version(), "\n"));
+}
+
+// The README's reference is the help text, byte for byte.
+TEST(CliHelp, TheReadmeReferenceIsTheHelpText) {
+  std::ifstream in(testing::RunfilePath("README.md"));
+  ASSERT_TRUE(in) << "README.md not in the runfiles";
+  std::stringstream readme;
+  readme << in.rdbuf();
+  const std::string text = readme.str();
+  const std::string begin = "<!-- ringbufctl --help: begin -->\n```\n";
+  const std::string end = "```\n<!-- ringbufctl --help: end -->";
+  const size_t b = text.find(begin);
+  const size_t e = text.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  const std::string block = text.substr(b + begin.size(), e - b - begin.size());
+  Outcome o = RunCtl({"--help"});
+  ASSERT_TRUE(Succeeded(o));
+  EXPECT_EQ(o.out, block) << "update README.md's block from ringbufctl --help";
+}
+
+TEST(CliHelp, AFlagOfAnotherCommandAndABadNameAreUsageErrors) {
+  ScopedQueueName name;
+  MakeQueue(name, 2, 8);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"send", name, "--json", "x"},
+           {"stat", name, "--count=1"},
+           {"recv", name, "--quiet"},
+           {"rm", name, "--timeout=1s"},
+           {"list", "--force"},
+           {"create", name, "--capacity=2", "--slot_size=8", "--format=nul"}}) {
+    Outcome o = RunCtl(args);
+    EXPECT_TRUE(ExitedWith(o, 2));
+    EXPECT_TRUE(FailedCleanly(o));
+  }
+  EXPECT_TRUE(Exists(name));
+  for (const char* bad : {"a/b", "..", ""}) {
+    EXPECT_TRUE(ExitedWith(RunCtl({"stat", bad}), 2)) << bad;
+    EXPECT_TRUE(ExitedWith(RunCtl({"recv", bad}), 2)) << bad;
+  }
+}
+
+TEST(CliList, ShowsQueuesWithOwnerAndModeAndLeavesOtherObjectsOut) {
+  ScopedQueueName queue("q"), open_queue("open"), other("other");
+  MakeQueue(queue, 4, 16, {"m"});
+  ASSERT_TRUE(Succeeded(RunCtl({"create", open_queue, "--capacity=2",
+                                "--slot_size=8", "--mode=0666"})));
+  int fd = shm_open(other.get().c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 8192), 0);
+  close(fd);
+  Outcome o = RunCtl({"list"});
+  ASSERT_TRUE(Succeeded(o));
+  std::string queue_line, open_line;
+  for (absl::string_view line : absl::StrSplit(o.out, '\n')) {
+    if (absl::StartsWith(line, queue.get() + " ")) queue_line = std::string(line);
+    if (absl::StartsWith(line, open_queue.get() + " ")) open_line = std::string(line);
+  }
+  EXPECT_TRUE(absl::StrContains(queue_line, " 0600")) << o.Describe();
+  EXPECT_FALSE(absl::StrContains(queue_line, "world-writable"));
+  EXPECT_TRUE(absl::StrContains(open_line, "0666 world-writable"))
+      << o.Describe();
+  EXPECT_FALSE(absl::StrContains(o.out, other.get())) << o.Describe();
+  Outcome json = RunCtl({"list", "--json"});
+  ASSERT_TRUE(Succeeded(json));
+  EXPECT_TRUE(absl::StartsWith(json.out, "[")) << json.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      json.out, absl::StrCat("{\"name\":\"", queue.get(),
+                             "\",\"capacity\":4,\"slot_size\":16,\"depth\":1,")))
+      << json.Describe();
+  EXPECT_TRUE(absl::StrContains(json.out, "\"mode\":\"0666\",\"world_writable\":true"))
+      << json.Describe();
+  EXPECT_FALSE(absl::StrContains(json.out, other.get()));
+}
+
+TEST(CliStat, ShowsOwnerAndModeAndFlagsAWorldWritableQueue) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Succeeded(RunCtl(
+      {"create", name, "--capacity=2", "--slot_size=8", "--mode=0602"})));
+  Outcome o = RunCtl({"stat", name});
+  ASSERT_TRUE(Succeeded(o));
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("(uid ", geteuid(), ")")))
+      << o.Describe();
+  EXPECT_TRUE(absl::StrContains(o.out, "mode: 0602 (world-writable"))
+      << o.Describe();
+  Outcome json = RunCtl({"stat", name, "--json"});
+  std::map<std::string, std::string> fields;
+  std::string error;
+  ASSERT_TRUE(ParseFlatJsonObject(json.out, &fields, &error)) << error;
+  EXPECT_EQ(fields["mode"], "\"0602\"");
+  EXPECT_EQ(fields["world_writable"], "true");
+  EXPECT_EQ(fields["owner_uid"], absl::StrCat(geteuid()));
+}
+
+TEST(CliRm, RefusesWhatIsNotAQueueUnlessForced) {
+  ScopedQueueName name;
+  int fd = shm_open(name.get().c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  close(fd);
+  Outcome o = RunCtl({"rm", name});
+  EXPECT_TRUE(FailedCleanly(o, Bare(name)));
+  EXPECT_TRUE(absl::StrContains(o.err, "--force")) << o.Describe();
+  EXPECT_EQ(ObjectMode(name), 0600);
+  EXPECT_TRUE(Succeeded(RunCtl({"rm", name, "--force"})));
+  EXPECT_EQ(ObjectMode(name), -1);
+}
+
+TEST(CliRm, SaysHowManyProcessesStillMapTheQueue) {
+  ScopedQueueName name;
+  MakeQueue(name, 2, 8);
+  absl::StatusOr<Queue> mapped = Queue::Open(name);  // this test process
+  ASSERT_TRUE(mapped.ok());
+  Outcome o = RunCtl({"rm", name});
+  EXPECT_TRUE(Succeeded(o));
+  EXPECT_TRUE(absl::StrContains(o.err, "1 process still has it mapped"))
+      << o.Describe();
+  EXPECT_FALSE(Exists(name));
+  ScopedQueueName unused;
+  MakeQueue(unused, 2, 8);
+  Outcome quiet = RunCtl({"rm", unused});
+  EXPECT_TRUE(Succeeded(quiet));
+  EXPECT_EQ(quiet.err, "");
+}
+
+// ===========================================================================
 // --owner: send, recv and rm refuse a queue another user made first
 // (squatted) unless --owner names its owner; stat never refuses. Run as two
 // users, root and `nobody` (a forked child that setuids), so unsandboxed: the
@@ -1200,5 +1599,9 @@ int main(int argc, char** argv) {
   }
   static std::string binary = path;
   ringbuf::g_ringbufctl = &binary;
+  if (argc >= 3) {
+    static std::string shim = ringbuf::testing::RunfilePath(argv[2]);
+    ringbuf::g_wallclock_jump = &shim;
+  }
   return RUN_ALL_TESTS();
 }

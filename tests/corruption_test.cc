@@ -65,7 +65,7 @@ using Code = absl::StatusCode;
 // Scheduling noise allowed on top of a call's own bound (sanitizers, a busy
 // 2-core machine). Only a hang should ever come near it.
 constexpr absl::Duration kSlack = absl::Seconds(2);
-// The try-calls wait this long for a busy side lock (queue.cc).
+// Every call waits at least this long for a busy side lock (queue.cc).
 constexpr absl::Duration kTryLockWait = absl::Milliseconds(10);
 // How long a peer that is already asleep when the damage lands waits.
 constexpr absl::Duration kSleeperTimeout = absl::Milliseconds(150);
@@ -268,7 +268,8 @@ class Prober {
     const std::string m = Message();
     absl::Status s = Checked("SendFor", timeout,
                              {Code::kOk, Code::kDeadlineExceeded,
-                              Code::kDataLoss, Code::kInvalidArgument},
+                              Code::kUnavailable, Code::kDataLoss,
+                              Code::kInvalidArgument},
                              [&] { return q_->SendFor(m, timeout); });
     CheckSizeVerdict("SendFor", m, s);
   }
@@ -285,7 +286,8 @@ class Prober {
     std::string m;
     absl::Status s =
         Checked("ReceiveFor", timeout,
-                {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss},
+                {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+                 Code::kDataLoss},
                 [&] { return q_->ReceiveFor(&m, timeout); });
     if (s.ok()) CheckFits("ReceiveFor", m);
   }
@@ -355,8 +357,8 @@ class Prober {
     const absl::Time start = absl::Now();
     absl::Status s = fn();
     const absl::Duration took = absl::Now() - start;
-    // A try-call may wait kTryLockWait for the lock; a timed call's timeout
-    // covers its lock wait; Open waits for nothing.
+    // Any call may wait kTryLockWait for the lock, a timed call its timeout
+    // if longer; Open waits for nothing.
     const absl::Duration bound =
         std::max(timeout, absl::ZeroDuration()) + kTryLockWait + kSlack;
     report_.Count(call, s.code());
@@ -560,8 +562,8 @@ pid_t StartSleeper(Queue& q) {
                            : q.SendFor("z", kSleeperTimeout);
     const absl::Duration took = absl::Now() - start;
     if (took > kSleeperTimeout + kSlack) return 3;
-    if (!Allowed(s.code(),
-                 {Code::kOk, Code::kDeadlineExceeded, Code::kDataLoss})) {
+    if (!Allowed(s.code(), {Code::kOk, Code::kDeadlineExceeded,
+                            Code::kUnavailable, Code::kDataLoss})) {
       return 4;
     }
     if (s.ok() && m.size() > q.slot_size()) return 5;

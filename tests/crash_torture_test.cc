@@ -154,7 +154,7 @@ int RunConsumer(const std::string& name, Shared* s, uint16_t id) {
     uint32_t priority = 0;
     absl::Status st = q->ReceiveFor(&msg, kCallTimeout, &priority);
     TimedCheck(s, start, kCallTimeout);
-    if (absl::IsDeadlineExceeded(st)) {
+    if (absl::IsDeadlineExceeded(st) || absl::IsUnavailable(st)) {
       if (s->stop_consumers.load()) return 0;
       continue;
     }

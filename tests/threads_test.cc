@@ -42,7 +42,8 @@ TEST(ThreadsTest, ManyThreadsOnOneHandleDeliverEachMessageOnceInOrder) {
       std::string msg;
       while (remaining.load() > 0) {
         absl::Status s = q->ReceiveFor(&msg, absl::Milliseconds(50));
-        if (absl::IsDeadlineExceeded(s)) continue;
+        // Nothing in time, or another consumer held the lock throughout.
+        if (absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s)) continue;
         ASSERT_TRUE(s.ok()) << s;
         std::vector<std::string> parts = absl::StrSplit(msg, ':');
         ASSERT_EQ(parts.size(), 2u);

@@ -5,7 +5,9 @@
 // bound that proves it did not hang.
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "ringbuf/queue.h"
@@ -129,6 +131,87 @@ TEST(TimeoutTest, BlockedSendWakesWhenASlotFrees) {
   EXPECT_EQ(out, "second");
   sender.join();
   EXPECT_TRUE(sent.ok()) << sent;
+}
+
+// A lock held by another consumer (here a Peek on another thread) is not an
+// empty queue: a zero-timeout drain must not stop as if it were (queue.h,
+// "Busy locks"). Every receive call says Unavailable, after waiting at least
+// the 10 ms floor, and takes nothing.
+TEST(BusyLockTest, ZeroTimeoutReceivesWhileAPeekIsHeldAreUnavailableNotEmpty) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name, 4);
+  ASSERT_TRUE(q.Send("a").ok());
+  ASSERT_TRUE(q.Send("b").ok());
+  absl::Notification held, release;
+  std::thread holder([&] {
+    absl::StatusOr<Queue> other = Queue::Open(name.get());
+    ASSERT_TRUE(other.ok()) << other.status();
+    absl::StatusOr<Queue::Peeked> p = other->Peek(absl::Seconds(10));
+    ASSERT_TRUE(p.ok()) << p.status();
+    held.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+  });
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  std::string m;
+  const absl::Time start = absl::Now();
+  absl::Status s = q.ReceiveFor(&m, absl::ZeroDuration());
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find("busy"), std::string::npos) << s;
+  EXPECT_GE(took, absl::Milliseconds(10)) << "the lock floor was not waited";
+  s = q.ReceiveFor(&m, absl::Milliseconds(-5));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  s = q.ReceiveFor(&m, absl::Milliseconds(50));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(q.TryReceive(&m).code(), absl::StatusCode::kUnavailable);
+  char buf[8];
+  EXPECT_EQ(q.ReceiveInto(absl::MakeSpan(buf), absl::ZeroDuration())
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  std::vector<std::string> batch;
+  EXPECT_EQ(q.ReceiveBatch(8, absl::ZeroDuration(), &batch).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(q.Peek(absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kUnavailable);
+  release.Notify();
+  holder.join();
+  EXPECT_EQ(q.GetStats().depth, 2u);
+  // Once the lock is free, an empty queue is DeadlineExceeded again.
+  ASSERT_TRUE(q.ReceiveFor(&m, absl::ZeroDuration()).ok());
+  ASSERT_TRUE(q.ReceiveFor(&m, absl::ZeroDuration()).ok());
+  EXPECT_EQ(q.ReceiveFor(&m, absl::ZeroDuration()).code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+// The mirror image: a Reservation held elsewhere is not a full queue.
+TEST(BusyLockTest, ZeroTimeoutSendsWhileAReservationIsHeldAreUnavailableNotFull) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name, 4);
+  absl::Notification held, release;
+  std::thread holder([&] {
+    absl::StatusOr<Queue> other = Queue::Open(name.get());
+    ASSERT_TRUE(other.ok()) << other.status();
+    absl::StatusOr<Queue::Reservation> r = other->Reserve(absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status();
+    held.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+  });
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::Status s = q.SendFor("x", absl::ZeroDuration());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find("busy"), std::string::npos) << s;
+  size_t sent = 7;
+  const absl::string_view batch[] = {"y", "z"};
+  EXPECT_EQ(q.SendBatch(batch, absl::Milliseconds(20), &sent).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(sent, 0u);
+  EXPECT_EQ(q.Reserve(absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kUnavailable);
+  release.Notify();
+  holder.join();
+  EXPECT_EQ(q.GetStats().depth, 0u);
 }
 
 }  // namespace

@@ -12,6 +12,10 @@ take a ``timeout`` in seconds; put_nowait/get_nowait never wait. A full queue
 raises ``ringbuf.Full`` and an empty one ``ringbuf.Empty`` (subclasses of
 ``queue.Full`` / ``queue.Empty``); when a timeout ran out they are
 ``FullTimeout`` / ``EmptyTimeout``, which are also ``TimeoutError``s.
+A lock another handle holds (its peek, or a reservation) is not a full or
+empty queue: a timed call that found it busy to the end raises ``Error``
+with ``code_name == "UNAVAILABLE"``; the nowait calls cannot tell and raise
+Full / Empty (see their docstrings).
 
 Messages are bytes: any buffer (bytes, bytearray, memoryview, array...) of
 at most ``slot_size`` bytes goes in (a longer one is a ValueError, a str a

@@ -14,12 +14,20 @@ class Error(Exception):
 
 
 class Full(Error, queue.Full):
-    """put_nowait() (or a put with timeout 0) found the queue full."""
+    """put_nowait() (or a put with timeout 0) found the queue full, or its
+    send lock stayed busy for the 10 ms every call waits (another handle's
+    zero-copy reservation: the C API cannot tell these apart for a try).
+    A timed put whose send lock stayed busy to its deadline never looked at
+    the queue: it raises a plain Error with code_name "UNAVAILABLE", not
+    Full."""
 
 
 class Empty(Error, queue.Empty):
     """get_nowait() (or a get or peek with timeout 0) found the queue
-    empty."""
+    empty, or its receive lock stayed busy for the 10 ms every call waits
+    (another handle's peek). A timed get, get_many or peek whose receive lock
+    stayed busy to its deadline never looked at the queue: it raises a plain
+    Error with code_name "UNAVAILABLE", not Empty."""
 
 
 class FullTimeout(Full, TimeoutError):
@@ -66,7 +74,8 @@ class ResourceExhausted(Error, OSError):
 
 # ringbuf_status values (ringbuf/c_api.h) -> the class raised. Codes not here
 # raise Error; UNAVAILABLE and DEADLINE_EXCEEDED depend on the call (Full,
-# Empty and their timeouts).
+# Empty and their timeouts; UNAVAILABLE from a timed call, a busy lock, is a
+# plain Error).
 BY_CODE = {
     1: ShutDown,             # CANCELLED
     3: InvalidArgument,      # INVALID_ARGUMENT

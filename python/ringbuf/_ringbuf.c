@@ -164,12 +164,15 @@ static void queue_leave(QueueObject* self) {
 typedef int (*attempt_fn)(QueueObject* self, void* ctx, int64_t timeout_ns);
 
 /* Runs `attempt` until it returns something other than
- * RINGBUF_DEADLINE_EXCEEDED or `timeout_ns` (-1: forever) has passed,
- * without the GIL, checking for signals between slices. Returns the C API
- * code, or -1 with a Python exception set (a signal handler raised). */
+ * RINGBUF_DEADLINE_EXCEEDED (the queue stayed full or empty) or
+ * RINGBUF_UNAVAILABLE (a timed slice found the queue's lock busy all along,
+ * so it did not look: "try again", as queue.h's "Busy locks" says), or until
+ * `timeout_ns` (-1: forever) has passed, without the GIL, checking for
+ * signals between slices. Returns the C API code (at the deadline, the last
+ * slice's), or -1 with a Python exception set (a signal handler raised). */
 static int wait_loop(QueueObject* self, attempt_fn attempt, void* ctx,
                      int64_t timeout_ns) {
-  int rc;
+  int rc = RINGBUF_DEADLINE_EXCEEDED;
   if (timeout_ns == 0) {
     Py_BEGIN_ALLOW_THREADS
     rc = attempt(self, ctx, 0);
@@ -181,28 +184,36 @@ static int wait_loop(QueueObject* self, attempt_fn attempt, void* ctx,
     int64_t slice = kSliceNs;
     if (timeout_ns > 0) {
       const int64_t left = deadline - now_ns();
-      if (left <= 0) return RINGBUF_DEADLINE_EXCEEDED;
+      if (left <= 0) return rc;
       if (left < slice) slice = left;
     }
     Py_BEGIN_ALLOW_THREADS
     rc = attempt(self, ctx, slice);
     Py_END_ALLOW_THREADS
-    if (rc != RINGBUF_DEADLINE_EXCEEDED) return rc;
+    if (rc != RINGBUF_DEADLINE_EXCEEDED && rc != RINGBUF_UNAVAILABLE) return rc;
     if (PyErr_CheckSignals() < 0) return -1;
   }
 }
 
-/* The exception of a failed send (`full`: the queue stayed full). */
-static PyObject* raise_send_failure(int rc) {
-  if (rc == RINGBUF_UNAVAILABLE) return raise_with(g_full, rc, ringbuf_last_error());
+/* The exception of a failed send. UNAVAILABLE is Full only from a try
+ * (timeout 0: full right now, or the send lock stayed busy for the 10 ms
+ * floor, as ringbuf_send says); from a timed call it is a send lock that
+ * stayed busy to the deadline, so the queue was never seen full: a plain
+ * Error whose code_name is "UNAVAILABLE". The same for receives. */
+static PyObject* raise_send_failure(int rc, int64_t timeout_ns) {
+  if (rc == RINGBUF_UNAVAILABLE && timeout_ns == 0) {
+    return raise_with(g_full, rc, ringbuf_last_error());
+  }
   if (rc == RINGBUF_DEADLINE_EXCEEDED) {
     return raise_with(g_full_timeout, rc, ringbuf_last_error());
   }
   return raise_code(rc);
 }
 
-static PyObject* raise_receive_failure(int rc) {
-  if (rc == RINGBUF_UNAVAILABLE) return raise_with(g_empty, rc, ringbuf_last_error());
+static PyObject* raise_receive_failure(int rc, int64_t timeout_ns) {
+  if (rc == RINGBUF_UNAVAILABLE && timeout_ns == 0) {
+    return raise_with(g_empty, rc, ringbuf_last_error());
+  }
   if (rc == RINGBUF_DEADLINE_EXCEEDED) {
     return raise_with(g_empty_timeout, rc, ringbuf_last_error());
   }
@@ -266,7 +277,7 @@ static PyObject* do_put(QueueObject* self, PyObject* data, int64_t timeout_ns,
   queue_leave(self);
   if (rc == RINGBUF_OK) Py_RETURN_NONE;
   if (rc < 0) return NULL;
-  return raise_send_failure(rc);
+  return raise_send_failure(rc, timeout_ns);
 }
 
 /* Parses the optional (block=True, timeout=None) arguments of put and get,
@@ -376,7 +387,7 @@ static PyObject* do_get(QueueObject* self, int64_t timeout_ns,
   if (rc != RINGBUF_OK) {
     Py_DECREF(bytes);
     if (rc < 0) return NULL;
-    return raise_receive_failure(rc);
+    return raise_receive_failure(rc, timeout_ns);
   }
   if (r.len != self->slot_size && _PyBytes_Resize(&bytes, (Py_ssize_t)r.len) < 0) {
     return NULL;
@@ -470,7 +481,7 @@ static PyObject* queue_put_many(QueueObject* self, PyObject* args,
     if (rc == RINGBUF_OK) {
       result = PyLong_FromSize_t(ctx.sent);
     } else if (rc > 0) {
-      raise_send_failure(rc);
+      raise_send_failure(rc, timeout_ns);
     }
     if (result == NULL) {
       /* How many did go, for the caller to resume from. */
@@ -559,7 +570,7 @@ static PyObject* queue_get_many(QueueObject* self, PyObject* args,
         at += b.lens[i];
       }
     } else if (rc > 0) {
-      raise_receive_failure(rc);
+      raise_receive_failure(rc, timeout_ns);
     }
   }
   if (use_kept) {
@@ -643,7 +654,7 @@ static PyObject* queue_peek(QueueObject* self, PyObject* args, PyObject* kwargs)
   if (rc != RINGBUF_OK) {
     queue_leave(self);
     if (rc < 0) return NULL;
-    return raise_receive_failure(rc);
+    return raise_receive_failure(rc, timeout_ns);
   }
   PeekObject* peek = PyObject_New(PeekObject, &PeekType);
   if (peek == NULL) {

@@ -255,6 +255,42 @@ def test_peek_on_an_empty_queue(q):
         q.peek(timeout=0.05)
 
 
+def test_a_busy_receive_lock_is_not_reported_as_an_empty_queue(q, qname):
+    # A peek held elsewhere (here another handle; the calls run on another
+    # thread) keeps the receive lock: a timed get or peek never looked at the
+    # queue, so it is not Empty/EmptyTimeout but an Error "UNAVAILABLE"
+    # (queue.h, "Busy locks"); get_nowait, like ringbuf_receive with no
+    # wait, cannot tell the two apart and says Empty.
+    q.put(b"a")
+    q.put(b"b")
+    outcomes = []
+
+    def calls():
+        with ringbuf.Queue.open(qname) as other:
+            for call in (lambda: other.get(timeout=0.1),
+                         lambda: other.peek(timeout=0.1),
+                         lambda: other.get_many(8, timeout=0.1),
+                         other.get_nowait):
+                try:
+                    call()
+                    outcomes.append(None)
+                except ringbuf.Error as e:
+                    outcomes.append(e)
+
+    held = q.peek()
+    worker = threading.Thread(target=calls)
+    worker.start()
+    worker.join(WAIT)
+    held.drop()
+    assert not worker.is_alive()
+    timed, nowait = outcomes[:3], outcomes[3]
+    for e in timed:
+        assert type(e) is ringbuf.Error, repr(e)
+        assert e.code_name == "UNAVAILABLE" and "busy" in str(e), repr(e)
+    assert isinstance(nowait, ringbuf.Empty), repr(nowait)
+    assert q.stats().depth == 2  # nothing was taken
+
+
 def test_peek_release_and_drop(q):
     q.put(b"1")
     p = q.peek()

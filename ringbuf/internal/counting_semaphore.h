@@ -88,6 +88,7 @@ class SlotSemaphore {
           budget.Paid();
           return Result::kAvailable;
         }
+        if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
         CpuRelax();
       }
       budget.Wasted();
@@ -96,6 +97,7 @@ class SlotSemaphore {
         if (available(line_->index.load(std::memory_order_acquire))) {
           return Result::kAvailable;
         }
+        if (cancelled.load(std::memory_order_relaxed)) return Result::kCancelled;
         if (deadline.Expired()) return Result::kExpired;
         sched_yield();
       }

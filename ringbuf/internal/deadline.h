@@ -36,6 +36,15 @@ class Deadline {
 
   bool infinite() const { return infinite_; }
 
+  // The later of this deadline and `floor` from now: a wait that must last
+  // at least `floor` whatever the caller's timeout (a side lock's holder
+  // normally lets go after one copy, which a zero timeout must not race).
+  Deadline NoSoonerThan(absl::Duration floor) const {
+    if (infinite_) return *this;
+    const Deadline f = After(floor);
+    return Before(at_, f.at_) ? f : *this;
+  }
+
   bool Expired() const { return !infinite_ && !Before(Now(), at_); }
 
   // The absolute CLOCK_MONOTONIC time, for pthread_mutex_clocklock and

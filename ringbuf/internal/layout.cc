@@ -141,5 +141,41 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   return Geometry{h.capacity, h.slot_size, h.slot_stride, h.priorities};
 }
 
+Stats ReadStats(const Header& h, const Geometry& geometry) {
+  Stats stats;
+  stats.capacity = geometry.capacity;
+  stats.slot_size = geometry.slot_size;
+  stats.head = h.head.index.load(std::memory_order_acquire);
+  stats.tail = h.tail.index.load(std::memory_order_acquire);
+  stats.depth = stats.tail >= stats.head ? stats.tail - stats.head : 0;
+  stats.total_sent = stats.tail;
+  stats.total_received = stats.head;
+  stats.priorities = geometry.priorities;
+  if (geometry.priorities == 1) {
+    stats.depth_by_priority[0] = stats.depth;
+  } else {
+    // The level indexes are authoritative (the header's may lag behind a
+    // process that died between the two stores, until the repair).
+    const Levels levels =
+        Levels::At(const_cast<Header*>(&h), geometry.priorities);
+    stats.depth = 0;
+    for (uint32_t level = 0; level < geometry.priorities; ++level) {
+      const uint64_t head = levels.head[level].load(std::memory_order_acquire);
+      const uint64_t tail = levels.tail[level].load(std::memory_order_acquire);
+      stats.depth_by_priority[level] = tail >= head ? tail - head : 0;
+      stats.depth += stats.depth_by_priority[level];
+    }
+  }
+  stats.send_lock_owner_deaths =
+      h.send.owner_deaths.load(std::memory_order_relaxed);
+  stats.receive_lock_owner_deaths =
+      h.recv.owner_deaths.load(std::memory_order_relaxed);
+  stats.discarded_partial_sends =
+      h.send.lost_in_flight.load(std::memory_order_relaxed);
+  stats.receives_lost_to_dead_consumers =
+      h.recv.lost_in_flight.load(std::memory_order_relaxed);
+  return stats;
+}
+
 }  // namespace internal
 }  // namespace ringbuf

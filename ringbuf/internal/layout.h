@@ -228,6 +228,10 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
                                         const Header& header,
                                         uint64_t object_size);
 
+// A snapshot of a validated queue's counters, read without any lock and
+// without writing (the mapping may be read-only). See Stats.
+Stats ReadStats(const Header& header, const Geometry& geometry);
+
 }  // namespace internal
 }  // namespace ringbuf
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +22,15 @@ namespace {
 // it directly so that publishing a finished object is one atomic link.
 constexpr absl::string_view kShmDir = "/dev/shm";
 
+// DataLoss unless an object of `size` bytes may be a queue.
+absl::Status CheckSize(const std::string& name, uint64_t size,
+                       uint64_t min_size, uint64_t max_size) {
+  if (size >= min_size && size <= max_size) return absl::OkStatus();
+  return absl::DataLossError(QueueMessage(
+      name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
+                         " bytes, expected between ", min_size, " and ",
+                         max_size)));
+}
 
 // Closes a descriptor on every path out of a scope.
 class FdCloser {
@@ -76,13 +86,17 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view name) {
 
 ShmMapping::ShmMapping(ShmMapping&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      owner_(other.owner_),
+      mode_(other.mode_) {}
 
 ShmMapping& ShmMapping::operator=(ShmMapping&& other) noexcept {
   if (this != &other) {
     if (data_ != nullptr) munmap(data_, size_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    owner_ = other.owner_;
+    mode_ = other.mode_;
   }
   return *this;
 }
@@ -106,6 +120,16 @@ absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(
   // Reserve the pages now: a tmpfs short of space then fails here rather
   // than raising SIGBUS in whichever process first touches a slot.
   if (int rc = posix_fallocate(fd, 0, static_cast<off_t>(size)); rc != 0) {
+    struct statvfs vfs;
+    if (rc == ENOSPC && fstatvfs(fd, &vfs) == 0) {
+      return absl::ResourceExhaustedError(QueueMessage(
+          name, absl::StrCat("out of space in ", kShmDir, ": the queue needs ",
+                             size, " bytes (all reserved at create time), ",
+                             kShmDir, " has ",
+                             uint64_t{vfs.f_bavail} * vfs.f_frsize,
+                             " bytes free of ",
+                             uint64_t{vfs.f_blocks} * vfs.f_frsize)));
+    }
     return ErrnoStatus(rc, "posix_fallocate", name);
   }
   void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -140,11 +164,8 @@ absl::StatusOr<ShmMapping> ShmMapping::OpenExisting(const std::string& name,
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "fstat", name);
   if (absl::Status s = CheckOwner(name, st, trust, "open"); !s.ok()) return s;
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < min_size || size > max_size) {
-    return absl::DataLossError(QueueMessage(
-        name, absl::StrCat("not a usable ringbuf queue: the object is ", size,
-                           " bytes, expected between ", min_size, " and ",
-                           max_size)));
+  if (absl::Status s = CheckSize(name, size, min_size, max_size); !s.ok()) {
+    return s;
   }
   void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
@@ -165,6 +186,34 @@ absl::Status ShmMapping::Unlink(const std::string& name, const Trust& trust) {
     return ErrnoStatus(errno, "shm_unlink", name);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ShmMapping> ShmMapping::OpenReadOnly(const std::string& name,
+                                                    uint64_t min_size,
+                                                    uint64_t max_size) {
+  const std::string path = absl::StrCat(kShmDir, name);
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    return absl::NotFoundError(QueueMessage(name, "no such queue"));
+  }
+  if (fd < 0) return ErrnoStatus(errno, "open", name);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "fstat", name);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::DataLossError(
+        QueueMessage(name, "not a ringbuf queue: not a regular file"));
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (absl::Status s = CheckSize(name, size, min_size, max_size); !s.ok()) {
+    return s;
+  }
+  void* data = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return ErrnoStatus(errno, "mmap", name);
+  ShmMapping mapping(data, size);
+  mapping.owner_ = st.st_uid;
+  mapping.mode_ = st.st_mode & 07777;
+  return mapping;
 }
 
 }  // namespace internal

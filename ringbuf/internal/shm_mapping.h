@@ -33,6 +33,15 @@ class ShmMapping {
   ShmMapping& operator=(const ShmMapping&) = delete;
   ~ShmMapping();  // unmaps; never unlinks
 
+  // Maps the whole existing object read-only (the memory must not be
+  // written), without following a symlink or blocking on a FIFO, and
+  // without any owner check: for looking, not for using. NotFound if
+  // missing; DataLoss for anything but a regular file, or a size outside
+  // [min_size, max_size]. Records owner() and mode().
+  static absl::StatusOr<ShmMapping> OpenReadOnly(const std::string& name,
+                                                 uint64_t min_size,
+                                                 uint64_t max_size);
+
   // Creates an object of `size` bytes, lets `init` fill it, and only then
   // makes it visible under `name` (normalized), atomically and exclusively:
   // the object is built as an unnamed file (O_TMPFILE) and linked into place,
@@ -63,12 +72,17 @@ class ShmMapping {
 
   void* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // The object's owner and permission bits when it was opened read-only.
+  uid_t owner() const { return owner_; }
+  mode_t mode() const { return mode_; }
 
  private:
   ShmMapping(void* data, uint64_t size) : data_(data), size_(size) {}
 
   void* data_ = nullptr;
   uint64_t size_ = 0;
+  uid_t owner_ = 0;
+  mode_t mode_ = 0;
 };
 
 }  // namespace internal

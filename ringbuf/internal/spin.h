@@ -97,8 +97,13 @@ class SpinBudget {
 
 // The floor keeps a few hundred nanoseconds of looking before a sleep, so
 // a waiter whose budget collapsed still notices when spinning pays again.
-inline thread_local SpinBudget t_wait_spin(kWaitSpins, 16, 2 * kWaitSpins);
-inline thread_local SpinBudget t_lock_spin(kLockSpins, 16, 2 * kLockSpins);
+// Hidden: with default visibility an inline variable is a GNU "unique"
+// symbol, which libringbuf_c.lds cannot make local, so libringbuf_c.so would
+// export it beside the C API (examples/consumers/run_all.sh checks).
+__attribute__((visibility("hidden"))) inline thread_local SpinBudget
+    t_wait_spin(kWaitSpins, 16, 2 * kWaitSpins);
+__attribute__((visibility("hidden"))) inline thread_local SpinBudget
+    t_lock_spin(kLockSpins, 16, 2 * kLockSpins);
 
 }  // namespace internal
 }  // namespace ringbuf
