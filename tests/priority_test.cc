@@ -3,11 +3,14 @@
 // mq_send / mq_timedsend priority cases (3-1: higher priority first; 4-x:
 // FIFO within one priority; 13-1: a priority out of range is refused), plus
 // the capacity semantics of queue.h: one capacity shared by all priorities.
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/priority_levels.h"
+#include "ringbuf/notifier.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -374,6 +378,27 @@ TEST(PriorityTest, ConcurrentMixedPrioritiesExactlyOnceAndOrdered) {
   for (std::thread& t : producers) t.join();
   std::string out;
   EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable);
+}
+
+// A QueueNotifier on a queue of several priorities: its fd becomes readable
+// for a message at any priority, also after Clear() re-armed it (it watches
+// the level tails, which publish a message, not tail, which only counts it).
+TEST(PriorityTest, NotifierFiresForMessagesAtAnyPriority) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name, 4);
+  absl::StatusOr<std::unique_ptr<QueueNotifier>> n =
+      QueueNotifier::Create(q, QueueNotifier::Event::kMessages);
+  ASSERT_TRUE(n.ok()) << n.status();
+  for (uint32_t level : {3u, 0u, 2u}) {
+    (*n)->Clear();
+    std::string out;
+    ASSERT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable);
+    ASSERT_TRUE(q.Send("m", level).ok());
+    pollfd p{(*n)->fd(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, absl::ToInt64Milliseconds(kBound)), 1)
+        << "no event for priority " << level;
+    EXPECT_EQ(MustReceive(q).priority, level);
+  }
 }
 
 // PeekBatch names messages by ring index, which only a queue of one priority
