@@ -354,7 +354,9 @@ absl::Status RunIn(const InConfig& config, Queue& queue, Stats& stats,
             absl::MakeConstSpan(views).subspan(done), kSendSlice, &sent);
         done += sent;
         if (s.ok()) break;
-        if (absl::IsDeadlineExceeded(s)) {
+        // Full (DeadlineExceeded) or the send lock busy (Unavailable): try
+        // again, telling the server the rest is still being worked on.
+        if (absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s)) {
           for (size_t j = done; j < views.size(); ++j) {
             natsMsg_InProgress(fetched.list.Msgs[index[j]], nullptr);
           }

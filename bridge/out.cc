@@ -207,7 +207,12 @@ absl::Status RunOut(const OutConfig& config, Queue& queue, Stats& stats,
     if (stopping && window.in_flight() == 0) break;
     absl::StatusOr<Queue::PeekedBatch> batch =
         queue.PeekBatch(config.max_inflight, absl::Milliseconds(200));
-    if (absl::IsDeadlineExceeded(batch.status())) continue;
+    // Nothing yet, or the receive lock busy (Unavailable: someone else holds
+    // it, which the bridge as the only consumer should not see for long).
+    if (absl::IsDeadlineExceeded(batch.status()) ||
+        absl::IsUnavailable(batch.status())) {
+      continue;
+    }
     // (The signal handler does not shut this handle down: `stop` ends the
     // publishing, and the acks in flight are still awaited and released.)
     if (absl::IsCancelled(batch.status())) break;

@@ -41,15 +41,23 @@ absl::Status MovedFrom() {
   return absl::FailedPreconditionError("ringbuf::Queue used after move");
 }
 
-// Out of memory for what the caller asked to receive: the code, and the
-// message if there is memory for it.
-absl::Status NoMemory(absl::string_view queue, absl::string_view what) {
+// A status that may be built while a side lock is held, or when memory has
+// run out: the code, and the message if there is memory for it (nothing may
+// throw with a lock held).
+template <typename... Parts>
+absl::Status NoThrowStatus(absl::StatusCode code, absl::string_view queue,
+                           const Parts&... parts) {
   try {
-    return absl::ResourceExhaustedError(QueueMessage(
-        queue, absl::StrCat("out of memory for ", what)));
+    return absl::Status(code, QueueMessage(queue, absl::StrCat(parts...)));
   } catch (...) {
-    return absl::Status(absl::StatusCode::kResourceExhausted, "");
+    return absl::Status(code, "");
   }
+}
+
+// Out of memory for what the caller asked to receive.
+absl::Status NoMemory(absl::string_view queue, absl::string_view what) {
+  return NoThrowStatus(absl::StatusCode::kResourceExhausted, queue,
+                       "out of memory for ", what);
 }
 
 absl::Status ShutDownError(absl::string_view queue) {
@@ -504,15 +512,10 @@ absl::Status Queue::Reservation::Commit(size_t length) {
     return absl::FailedPreconditionError("reservation already committed or dropped");
   }
   if (length > buffer_.size()) {
-    // Still reserved, so the send lock is held: nothing may throw here.
-    try {
-      return absl::InvalidArgumentError(QueueMessage(
-          queue_->name_, absl::StrCat("commit of ", length,
-                                      " bytes is larger than slot_size ",
-                                      buffer_.size())));
-    } catch (...) {
-      return absl::Status(absl::StatusCode::kInvalidArgument, "");
-    }
+    // Still reserved, so the send lock is held.
+    return NoThrowStatus(absl::StatusCode::kInvalidArgument, queue_->name_,
+                         "commit of ", length, " bytes is larger than slot_size ",
+                         buffer_.size());
   }
   reinterpret_cast<SlotHeader*>(queue_->Slot(level_, tail_))->length =
       static_cast<uint32_t>(length);
@@ -970,9 +973,10 @@ absl::Status Queue::PeekedBatch::Release(size_t count) {
     return absl::FailedPreconditionError("batch already released or dropped");
   }
   if (count > data_.size()) {
-    return absl::InvalidArgumentError(QueueMessage(
-        queue_->name_, absl::StrCat("release of ", count,
-                                    " messages from a batch of ", data_.size())));
+    // Still held, so the receive lock is too.
+    return NoThrowStatus(absl::StatusCode::kInvalidArgument, queue_->name_,
+                         "release of ", count, " messages from a batch of ",
+                         data_.size());
   }
   Queue* queue = std::exchange(queue_, nullptr);
   data_.clear();
