@@ -218,6 +218,9 @@ constexpr int kSeqBits = 56;
 constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
 constexpr uint64_t kStopProducer = 0xFF;  // the tag of an end-of-run message
 constexpr int kMaxProducers = 64;
+// The priorities of the BM_MixedPriority rows (POSIX mq offers 32768,
+// Boost's message_queue any unsigned int, ringbuf up to 32).
+constexpr uint32_t kMixedPriorities = 4;
 
 uint64_t Tag(uint64_t producer, uint64_t seq) {
   return producer << kSeqBits | seq;
@@ -281,7 +284,14 @@ absl::Status Produce(Channel& channel, const Geometry& g, int id,
   if (absl::Status s = child.AwaitStart(); !s.ok()) return s;
   for (uint64_t seq = 0; seq < per_producer; ++seq) {
     StampTag(&message, Tag(id, seq));
-    if (absl::Status s = (*endpoint)->Send(message); !s.ok()) return s;
+    // Mixed priorities: message seq goes at seq % priorities.
+    if (absl::Status s = g.priorities == 1
+                             ? (*endpoint)->Send(message)
+                             : (*endpoint)->SendAt(message,
+                                                   seq % g.priorities);
+        !s.ok()) {
+      return s;
+    }
   }
   if (producers_done.fetch_add(1) + 1 == g.producers) {
     StampTag(&message, Tag(kStopProducer, 0));
@@ -298,7 +308,9 @@ absl::Status Consume(Channel& channel, const Geometry& g, Tally* tally,
   absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = channel.Attach();
   if (!endpoint.ok()) return endpoint.status();
   Tally mine{};
-  uint64_t last_seq[kMaxProducers] = {};
+  // Per producer and priority (seq % priorities): the last sequence + 1,
+  // 0 for none yet. Order holds within a priority; a higher one overtakes.
+  uint64_t next_seq[kMaxProducers][kMixedPriorities] = {};
   std::string message;
   message.reserve(g.message_size);
   if (absl::Status s = child.AwaitStart(); !s.ok()) return s;
@@ -313,12 +325,14 @@ absl::Status Consume(Channel& channel, const Geometry& g, Tally* tally,
       return absl::DataLossError(absl::StrCat("message from producer ",
                                               producer, ", which is not one"));
     }
-    if (mine.count[producer] > 0 && seq <= last_seq[producer]) {
+    uint64_t& next = next_seq[producer][seq % g.priorities];
+    if (seq < next) {
       return absl::DataLossError(absl::StrCat(
-          "producer ", producer, "'s sequence went from ", last_seq[producer],
-          " to ", seq, ": duplicated or reordered"));
+          "producer ", producer, "'s sequence went from ", next - 1, " to ",
+          seq, " at priority ", seq % g.priorities,
+          ": duplicated or reordered"));
     }
-    last_seq[producer] = seq;
+    next = seq + 1;
     ++mine.count[producer];
     mine.seq_sum[producer] += seq;
   }
@@ -390,13 +404,17 @@ absl::StatusOr<ThroughputRun> RunThroughput(const Transport& transport,
                        (*channel)->capacity_got()};
 }
 
+// Args: p, c, size, cap. `priorities`: 1, or kMixedPriorities for the
+// BM_MixedPriority rows.
 void BM_Throughput(benchmark::State& state, const Transport* transport,
-                   Placement placement) {
+                   Placement placement, uint32_t priorities) {
+  static_assert(kMixedPriorities <= 32, "ringbuf offers up to 32");
   if (absl::Status s = CheckPlacement(placement); !s.ok()) {
     SkipWithStatus(state, s);
     return;
   }
   Geometry g;
+  g.priorities = priorities;
   g.cpus_apart = placement == Placement::kSplit;
   g.producers = static_cast<int>(state.range(0));
   g.consumers = static_cast<int>(state.range(1));
@@ -703,7 +721,7 @@ void RegisterAll(const std::vector<Placement>& placements) {
         absl::StrCat("BM_Throughput/", t.name, "/place:",
                      PlacementName(placement))
             .c_str(),
-        BM_Throughput, &t, placement)
+        BM_Throughput, &t, placement, 1u)
         ->Args({producers, consumers, size, capacity})
         ->ArgNames({"p", "c", "size", "cap"})
         ->UseManualTime()
@@ -723,6 +741,25 @@ void RegisterAll(const std::vector<Placement>& placements) {
       for (int producers : kManyProducers) {
         for (const Transport& t : AllTransports()) {
           throughput(placement, t, producers, 1, 64, 1024);
+        }
+      }
+    }
+    if (placement == Placement::kNone) {
+      // Mixed priorities: the producers cycle through 4 priorities, beside
+      // the peers that have them (POSIX and Boost message queues).
+      for (int k = 0; k < 2; ++k) {  // 1 -> 1 and 4 -> 1
+        const auto& crew = kCrews[k];
+        for (const Transport& t : AllTransports()) {
+          benchmark::RegisterBenchmark(
+              absl::StrCat("BM_MixedPriority/", t.name, "/place:",
+                           PlacementName(placement), "/prio:",
+                           kMixedPriorities)
+                  .c_str(),
+              BM_Throughput, &t, placement, kMixedPriorities)
+              ->Args({crew[0], crew[1], 64, 1024})
+              ->ArgNames({"p", "c", "size", "cap"})
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
         }
       }
     }

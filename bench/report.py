@@ -219,8 +219,16 @@ def limits_section(context, notes):
 
 # ---- Workload sections ---------------------------------------------------------------
 
-def throughput_sections(rows):
-    configs = index(rows, "Throughput")
+MIXED_PRIORITY_TEXT = (
+    "The throughput workload again, with every producer cycling its messages through 4 "
+    "priorities (message i at priority i % 4): only the transports that have priorities "
+    "(ringbuf created with `Options::priorities = 4`, `mq_send`'s and Boost's `send`'s "
+    "priority argument). Each consumer checks the order per producer and priority.")
+
+
+def throughput_sections(rows, workload="Throughput", heading="## Throughput",
+                        text=None):
+    configs = index(rows, workload)
     if not configs:
         return [], []
     detail, summary, losses = [], [], []
@@ -252,7 +260,7 @@ def throughput_sections(rows):
         summary.append(label + (fmt_rate(ours_rate),) + tuple(
             fmt_ratio(ours_rate, by_transport[p].get("msgs_per_sec")) if p in by_transport
             else "—" for p in PEERS))
-    lines = ["## Throughput", "",
+    lines = [heading, ""] + ([text, ""] if text else []) + [
              "P producer processes → C consumer processes move a fixed number of messages, "
              "every one verified (per-producer order, exact count, not torn). msgs/s and MB/s "
              "(10⁶ B) are over the wall time from the start gate to the last process's last "
@@ -543,6 +551,9 @@ def main():
     context, rows = load(args.json)
     os.makedirs(args.out, exist_ok=True)
     throughput, losses = throughput_sections(rows)
+    mixed, mixed_losses = throughput_sections(
+        rows, "MixedPriority", "## Mixed priorities", MIXED_PRIORITY_TEXT)
+    losses += mixed_losses
     roundtrip, roundtrip_losses = roundtrip_section(rows)
     losses += roundtrip_losses
     idle = idle_section(rows)
@@ -566,7 +577,7 @@ def main():
              "whole messages). Every workload runs in separate processes (fork).", ""]
     lines += machine_section(context) + [""]
     lines += limits_section(context, args.note) + [""]
-    for section in (throughput, roundtrip, idle):
+    for section in (throughput, mixed, roundtrip, idle):
         if section:
             lines += section + [""]
     lines += ["## Where ringbuf loses", ""]

@@ -14,8 +14,9 @@
 #   (default) the README's rows: 64 B, capacity 1024; 1->1 and 4->1 with the
 #            producers on one CPU and the consumer on another (split) and
 #            with every process on one CPU (same); 1->1, 4->1, 16->1 and
-#            64->1 unpinned (none); round trip in each placement; the idle
-#            waiter. 10 repetitions of each row, every row's repetitions
+#            64->1 unpinned (none); 1->1 and 4->1 with mixed priorities
+#            (unpinned, beside POSIX and Boost mq); round trip in each
+#            placement; the idle waiter. 10 repetitions of each row, every row's repetitions
 #            shuffled among all the others' (so a noisy minute hits every
 #            transport alike): about 5 minutes on 2 vCPUs.
 #   --quick  the same rows, 3 repetitions, half the messages a run: ~1 min.
@@ -108,7 +109,7 @@ binary="$("${bazel[@]}" info "${build_flags[@]}" bazel-bin)/bench/queue_benchmar
 # ---- Run --------------------------------------------------------------------------
 readme_rows='^BM_Throughput/[^/]+/place:(split|same)/p:(1|4)/c:1/size:64/cap:1024/'
 readme_rows+='|^BM_Throughput/[^/]+/place:none/p:(1|4|16|64)/c:1/size:64/cap:1024/'
-readme_rows+='|^BM_RoundTrip/|^BM_IdleWait/'
+readme_rows+='|^BM_MixedPriority/|^BM_RoundTrip/|^BM_IdleWait/'
 run_env=()
 case $mode in
   readme) filter=$readme_rows; repetitions=10; min_time=0.1 ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of //bench:queue_benchmark (run by `bazel test //...`): every
-# transport, 1->1 and 4->1, 64-byte messages, capacity 16, a few thousand
+# transport, 1->1 and 4->1, 64-byte messages, capacity 16 (and 4->1 with
+# mixed priorities, unpinned, capacity 1024), a few thousand
 # messages (RINGBUF_BENCH_SMOKE=1), one run each, in every placement the
 # machine allows (split needs two CPUs). Passes only if the binary exits 0
 # and no row failed. A peer the sandbox does not provide (say POSIX mq, if
@@ -14,7 +15,7 @@ set -euo pipefail
 readonly binary=$1 check=$2
 readonly out="${TEST_TMPDIR:-$(mktemp -d)}/smoke.json"
 
-readonly filter='^BM_Throughput/[^/]+/place:[a-z]+/p:(1/c:1|4/c:1)/size:64/cap:16/'
+readonly filter='^BM_Throughput/[^/]+/place:[a-z]+/p:(1/c:1|4/c:1)/size:64/cap:16/|^BM_MixedPriority/[^/]+/place:none/prio:4/p:4/c:1/'
 placements=none,same
 if (($(nproc) >= 2)); then placements+=,split; fi
 readonly placements

@@ -34,6 +34,9 @@ struct Geometry {
   // Producers pinned to one CPU and consumers to another (so a process that
   // spins never holds up its peer).
   bool cpus_apart = false;
+  // Message priorities the channel must offer (SendAt 0..priorities-1,
+  // received highest first, FIFO within one); 1: a plain FIFO channel.
+  uint32_t priorities = 1;
 };
 
 // One process's handle on a channel: used by one thread of one child.
@@ -44,6 +47,15 @@ class Endpoint {
   // Sends `message` (geometry.message_size bytes) as one message, blocking
   // while the channel is full.
   virtual absl::Status Send(absl::string_view message) = 0;
+
+  // Sends at `priority` on a channel created with geometry.priorities > 1.
+  // Transports without priorities refuse such a geometry at create and keep
+  // this default.
+  virtual absl::Status SendAt(absl::string_view message, uint32_t priority) {
+    (void)message;
+    (void)priority;
+    return absl::UnimplementedError("no message priorities");
+  }
 
   // Receives the next message into `*message` (replacing its contents),
   // blocking while the channel is empty.

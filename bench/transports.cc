@@ -69,6 +69,9 @@ class RingbufEndpoint : public Endpoint {
   absl::Status Send(absl::string_view message) override {
     return queue_.Send(message);
   }
+  absl::Status SendAt(absl::string_view message, uint32_t priority) override {
+    return queue_.Send(message, priority);
+  }
   absl::Status Receive(std::string* message) override {
     return queue_.Receive(message);
   }
@@ -85,6 +88,7 @@ class RingbufChannel : public Channel {
     ringbuf::Options options;
     options.capacity = g.capacity;
     options.slot_size = g.message_size;
+    options.priorities = g.priorities;
     absl::StatusOr<ringbuf::Queue> queue =
         ringbuf::Queue::Create(name, options);
     if (!queue.ok()) return queue.status();
@@ -129,7 +133,10 @@ class MqEndpoint : public Endpoint {
   ~MqEndpoint() override { mq_close(mq_); }
 
   absl::Status Send(absl::string_view message) override {
-    while (mq_send(mq_, message.data(), message.size(), 0) != 0) {
+    return MqEndpoint::SendAt(message, 0);
+  }
+  absl::Status SendAt(absl::string_view message, uint32_t priority) override {
+    while (mq_send(mq_, message.data(), message.size(), priority) != 0) {
       if (errno != EINTR) return Errno("mq_send");
     }
     return absl::OkStatus();
@@ -233,8 +240,11 @@ class BoostEndpoint : public Endpoint {
       : mq_(std::move(mq)), message_size_(mq_->get_max_msg_size()) {}
 
   absl::Status Send(absl::string_view message) override {
+    return BoostEndpoint::SendAt(message, 0);
+  }
+  absl::Status SendAt(absl::string_view message, uint32_t priority) override {
     try {
-      mq_->send(message.data(), message.size(), /*priority=*/0);
+      mq_->send(message.data(), message.size(), priority);
     } catch (const bip::interprocess_exception& e) {
       return absl::InternalError(
           absl::StrCat("message_queue::send: ", e.what()));
@@ -357,6 +367,9 @@ class PipeEndpoint : public Endpoint {
 class PipeChannel : public Channel {
  public:
   static absl::StatusOr<std::unique_ptr<Channel>> Create(const Geometry& g) {
+    if (g.priorities > 1) {
+      return absl::UnavailableError("pipe: no message priorities");
+    }
     if (g.message_size > PIPE_BUF && (g.producers > 1 || g.consumers > 1)) {
       return absl::UnavailableError(absl::StrCat(
           "pipe: writes over PIPE_BUF (", PIPE_BUF, " B) are not atomic, so ",
@@ -484,6 +497,10 @@ class SpscEndpoint : public Endpoint {
 class SpscChannel : public Channel {
  public:
   static absl::StatusOr<std::unique_ptr<Channel>> Create(const Geometry& g) {
+    if (g.priorities > 1) {
+      return absl::UnavailableError(
+          "busy-poll SPSC ring: no message priorities");
+    }
     if (g.producers != 1 || g.consumers != 1) {
       return absl::UnavailableError(
           "busy-poll SPSC ring: one producer and one consumer only");

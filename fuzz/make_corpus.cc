@@ -72,10 +72,12 @@ Bytes U64(uint64_t v) {
   return b;
 }
 
-// flags: policy << 2; capacity-1, slot_size-1, prefill.
+// flags: log2(priorities) << 4 | policy << 2; capacity-1, slot_size-1,
+// prefill.
 Bytes Live(uint8_t policy, uint8_t capacity, uint8_t slot_size,
-           uint8_t prefill) {
-  return {static_cast<uint8_t>(policy << 2), static_cast<uint8_t>(capacity - 1),
+           uint8_t prefill, uint8_t log2_priorities = 0) {
+  return {static_cast<uint8_t>(log2_priorities << 4 | policy << 2),
+          static_cast<uint8_t>(capacity - 1),
           static_cast<uint8_t>(slot_size - 1), prefill};
 }
 
@@ -91,15 +93,17 @@ void EveryOp(Bytes* b) {
 }
 
 // The bytes of a real queue object, as a raw-variant input.
-Bytes RawQueue(uint64_t capacity, uint32_t slot_size, int sends) {
+Bytes RawQueue(uint64_t capacity, uint32_t slot_size, int sends,
+               uint32_t priorities = 1) {
   const std::string name = absl::StrCat("/ringbuf-make-corpus-", getpid());
   shm_unlink(name.c_str());
   ringbuf::Options o;
   o.capacity = capacity;
   o.slot_size = slot_size;
+  o.priorities = priorities;
   absl::StatusOr<ringbuf::Queue> q = ringbuf::Queue::Create(name, o);
   if (!q.ok()) return {};
-  for (int i = 0; i < sends; ++i) (void)q->TrySend("seed");
+  for (int i = 0; i < sends; ++i) (void)q->TrySend("seed", i % priorities);
   int fd = shm_open(name.c_str(), O_RDONLY, 0);
   struct stat st;
   fstat(fd, &st);
@@ -209,6 +213,53 @@ int main(int argc, char** argv) {
   seeds.push_back({"raw-queue-1x8-empty", RawQueue(1, 8, 0)});
   seeds.push_back({"raw-queue-2x24-one-message", RawQueue(2, 24, 1)});
   seeds.push_back({"raw-too-small", {2, 100, 0, 'R', 'B', 'U', 'F'}});
+
+  // Several priorities (ringbuf/internal/priority_levels.h): the level
+  // indexes follow the header, tails then heads (one line each for 4).
+  const size_t level_tails = ringbuf::internal::kHeaderSize;
+  const size_t level_heads = level_tails + 64;
+  auto leveled_ops = [](Bytes* b) {
+    EveryOp(b);
+    CreatorOp(b, kTrySend, 0x35);     // size 0x35, priority 3
+    CreatorOp(b, kSendFor, 0x21, 1);  // priority 2
+    CreatorOp(b, kTrySend, 0xf3);     // priority out of range
+    CreatorOp(b, kReceiveFor, 2);
+    OpenedOp(b, kTryReceive);
+  };
+  Bytes levels = Live(0, 4, 32, 3, 2);
+  leveled_ops(&levels);
+  seeds.push_back({"levels-clean-round-trip", levels});
+
+  Bytes level_tail = Live(0, 4, 32, 3, 2);
+  Overwrite(&level_tail, level_tails + 2 * 8, U64(1000));
+  leveled_ops(&level_tail);
+  seeds.push_back({"levels-tail-far-ahead", level_tail});
+
+  Bytes level_head = Live(0, 4, 32, 3, 2);
+  Overwrite(&level_head, level_heads + 1 * 8, U64(5));
+  leveled_ops(&level_head);
+  seeds.push_back({"levels-head-past-tail", level_head});
+
+  Bytes count = Live(0, 4, 32, 2, 2);
+  Overwrite(&count, offsetof(Header, priorities), U32(8));
+  Reopen(&count);
+  leveled_ops(&count);
+  seeds.push_back({"levels-priorities-rewritten", count});
+
+  // A dead owner whose copying_level is out of range: the repairer must not
+  // follow it.
+  Bytes copying = Live(1, 4, 32, 2, 3);
+  for (size_t side : {offsetof(Header, send), offsetof(Header, recv)}) {
+    Overwrite(&copying, side + offsetof(SideLock, progress), U32(1));
+    Overwrite(&copying, side + offsetof(SideLock, copying_level),
+              U32(0xffffffff));
+  }
+  OwnTid(&copying, send_mutex, 1);  // FUTEX_OWNER_DIED with our id
+  OwnTid(&copying, recv_mutex, 1);
+  leveled_ops(&copying);
+  seeds.push_back({"levels-copying-level-out-of-range", copying});
+
+  seeds.push_back({"raw-queue-4x24-4-levels", RawQueue(4, 24, 3, 4)});
 
   for (const auto& [name, bytes] : seeds) {
     if (bytes.empty()) {

@@ -89,7 +89,10 @@ enum class MutexPolicy { kKeep, kAllButKind, kAll };
 // First input byte:
 //   bits 0-1: 2 = raw object, anything else = live queue
 //   bits 2-3: 0 = kKeep, 1 = kAllButKind, 2 and 3 = kAll
+//   bits 4-5: the live queue's priorities: 1, 2, 4 or 8
 bool IsRawObject(uint8_t flags) { return (flags & 3) == 2; }
+
+uint32_t PrioritiesFromFlags(uint8_t flags) { return 1u << ((flags >> 4) & 3); }
 
 MutexPolicy PolicyFromFlags(uint8_t flags) {
   switch ((flags >> 2) & 3) {
@@ -228,15 +231,18 @@ class Prober {
       case 0:
         Stats();
         break;
-      case 1:
-        TrySend(MessageOfSize(in.U8()));
+      case 1: {
+        const uint8_t size = in.U8();
+        TrySend(MessageOfSize(size), PriorityOf(size));
         break;
+      }
       case 2:
         TryReceive();
         break;
       case 3: {
-        std::string m = MessageOfSize(in.U8());
-        SendFor(m, TinyTimeout(in.U8()));
+        const uint8_t size = in.U8();
+        std::string m = MessageOfSize(size);
+        SendFor(m, PriorityOf(size), TinyTimeout(in.U8()));
         break;
       }
       case 4:
@@ -246,9 +252,10 @@ class Prober {
         OpenAnother();
         break;
       case 6: {
-        std::vector<std::string> batch(in.U8() % 4);
+        const uint8_t count = in.U8();
+        std::vector<std::string> batch(count % 4);
         for (std::string& m : batch) m = MessageOfSize(in.U8());
-        SendBatch(batch, TinyTimeout(in.U8()));
+        SendBatch(batch, PriorityOf(count), TinyTimeout(in.U8()));
         break;
       }
       case 7: {
@@ -286,16 +293,19 @@ class Prober {
   void FixedRound() {
     Stats();
     TryReceive();
-    TrySend(MessageOfSize(1));
+    TrySend(MessageOfSize(1), 0);
     ReceiveFor(absl::ZeroDuration());
-    SendFor(MessageOfSize(q_->slot_size()), absl::Microseconds(100));
+    SendFor(MessageOfSize(q_->slot_size()), q_->priorities() - 1,
+            absl::Microseconds(100));
     ReceiveInto(q_->slot_size(), absl::Microseconds(-1));
-    SendBatch({MessageOfSize(0), MessageOfSize(2)}, absl::ZeroDuration());
+    SendBatch({MessageOfSize(0), MessageOfSize(2)}, q_->priorities() / 2,
+              absl::ZeroDuration());
     ReceiveBatch(3, absl::ZeroDuration());
     ReserveAndCommit(4, absl::ZeroDuration());
     PeekAndRelease(true, absl::ZeroDuration());
     PeekBatchAndRelease(3 + 5 * 2, absl::ZeroDuration());  // up to 3, take 2
-    TrySend(MessageOfSize(q_->slot_size() + 1));
+    TrySend(MessageOfSize(q_->slot_size() + 1), 0);
+    TrySend(MessageOfSize(1), q_->priorities());
     Stats();
   }
 
@@ -369,40 +379,67 @@ class Prober {
   }
 
   // InvalidArgument exactly when a message is too large for a slot.
-  void CheckSizeVerdict(const char* op, bool too_big, const absl::Status& s) {
-    if (too_big != (s.code() == Code::kInvalidArgument) &&
+  // InvalidArgument exactly when a message is too big or the priority is
+  // out of range (a shut-down handle may say Cancelled instead).
+  void CheckSendVerdict(const char* op, bool too_big, uint32_t priority,
+                        const absl::Status& s) {
+    const bool refused = too_big || priority >= q_->priorities();
+    if (refused != (s.code() == Code::kInvalidArgument) &&
         !(shut_down_ && s.code() == Code::kCancelled)) {
-      Fail(absl::StrCat(op, ": a message too big for slot_size ",
-                        q_->slot_size(), " is ", too_big ? "" : "not ",
-                        "expected, got ", s.ToString()));
+      Fail(absl::StrCat(op, ": a message ", too_big ? "too big" : "fitting",
+                        " for slot_size ", q_->slot_size(), " at priority ",
+                        priority, " of ", q_->priorities(), " is ",
+                        refused ? "" : "not ", "to be refused, got ",
+                        s.ToString()));
+    }
+  }
+
+  void CheckPriority(const char* op, uint32_t priority) {
+    if (priority >= q_->priorities()) {
+      Fail(absl::StrCat(op, " reported priority ", priority, " of a queue of ",
+                        q_->priorities()));
     }
   }
 
   void Stats() {
     ringbuf::Stats st = q_->GetStats();
-    if (st.capacity != q_->capacity() || st.slot_size != q_->slot_size()) {
+    if (st.capacity != q_->capacity() || st.slot_size != q_->slot_size() ||
+        st.priorities != q_->priorities()) {
       Fail("GetStats disagrees with the handle's validated geometry");
+    }
+    for (uint32_t l = st.priorities; l < kMaxPriorities; ++l) {
+      if (st.depth_by_priority[l] != 0) {
+        Fail(absl::StrCat("GetStats reports depth at priority ", l));
+      }
     }
   }
 
-  void TrySend(const std::string& m) {
+  // The priority a send whose size came from `selector` is made at: some
+  // level of the queue, or (1 in 16) the first one out of range.
+  uint32_t PriorityOf(uint8_t selector) const {
+    const uint32_t nibble = selector >> 4;
+    return nibble == 15 ? q_->priorities() : nibble % q_->priorities();
+  }
+
+  void TrySend(const std::string& m, uint32_t priority) {
     absl::Status s = Checked("TrySend", absl::ZeroDuration(),
                              {Code::kOk, Code::kUnavailable,
                               Code::kInvalidArgument, Code::kDataLoss},
-                             [&] { return q_->TrySend(m); });
-    CheckSizeVerdict("TrySend", m.size() > q_->slot_size(), s);
+                             [&] { return q_->TrySend(m, priority); });
+    CheckSendVerdict("TrySend", m.size() > q_->slot_size(), priority, s);
   }
 
-  void SendFor(const std::string& m, absl::Duration timeout) {
+  void SendFor(const std::string& m, uint32_t priority,
+               absl::Duration timeout) {
     absl::Status s = Checked("SendFor", timeout,
                              {Code::kOk, Code::kDeadlineExceeded,
                               Code::kUnavailable, Code::kInvalidArgument,
                               Code::kDataLoss},
-                             [&] { return q_->SendFor(m, timeout); });
-    CheckSizeVerdict("SendFor", m.size() > q_->slot_size(), s);
+                             [&] { return q_->SendFor(m, priority, timeout); });
+    CheckSendVerdict("SendFor", m.size() > q_->slot_size(), priority, s);
   }
 
-  void SendBatch(const std::vector<std::string>& batch,
+  void SendBatch(const std::vector<std::string>& batch, uint32_t priority,
                  absl::Duration timeout) {
     std::vector<absl::string_view> views(batch.begin(), batch.end());
     bool too_big = false;
@@ -412,10 +449,12 @@ class Prober {
         Checked("SendBatch", timeout,
                 {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
                  Code::kInvalidArgument, Code::kDataLoss},
-                [&] { return q_->SendBatch(views, timeout, &sent); });
-    CheckSizeVerdict("SendBatch", too_big, s);
+                [&] {
+                  return q_->SendBatch(views, priority, timeout, &sent);
+                });
+    CheckSendVerdict("SendBatch", too_big, priority, s);
     if (sent > batch.size() || (s.ok() && sent != batch.size()) ||
-        (too_big && sent != 0)) {
+        ((too_big || priority >= q_->priorities()) && sent != 0)) {
       Fail(absl::StrCat("SendBatch of ", batch.size(), " reported ", sent,
                         " sent with ", s.ToString()));
     }
@@ -423,45 +462,56 @@ class Prober {
 
   void TryReceive() {
     std::string m;
+    uint32_t priority = 0;
     absl::Status s = Checked("TryReceive", absl::ZeroDuration(),
                              {Code::kOk, Code::kUnavailable, Code::kDataLoss},
-                             [&] { return q_->TryReceive(&m); });
+                             [&] { return q_->TryReceive(&m, &priority); });
     if (s.ok()) CheckFits("TryReceive", m.size());
+    if (s.ok()) CheckPriority("TryReceive", priority);
   }
 
   void ReceiveFor(absl::Duration timeout) {
     std::string m;
+    uint32_t priority = 0;
     absl::Status s =
         Checked("ReceiveFor", timeout,
                 {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
                  Code::kDataLoss},
-                [&] { return q_->ReceiveFor(&m, timeout); });
+                [&] { return q_->ReceiveFor(&m, timeout, &priority); });
     if (s.ok()) CheckFits("ReceiveFor", m.size());
+    if (s.ok()) CheckPriority("ReceiveFor", priority);
   }
 
   void ReceiveInto(size_t room, absl::Duration timeout) {
     std::vector<char> buffer(room);
+    uint32_t priority = 0;
     absl::StatusOr<size_t> n;
     (void)Checked("ReceiveInto", timeout,
                   {Code::kOk, Code::kResourceExhausted, Code::kDeadlineExceeded,
                    Code::kUnavailable, Code::kDataLoss},
                   [&] {
-                    n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout);
+                    n = q_->ReceiveInto(absl::MakeSpan(buffer), timeout,
+                                        &priority);
                     return n.status();
                   });
     if (n.ok() && *n > room) {
       Fail(absl::StrCat("ReceiveInto wrote ", *n, " bytes into ", room));
     }
     if (n.ok()) CheckFits("ReceiveInto", *n);
+    if (n.ok()) CheckPriority("ReceiveInto", priority);
   }
 
   void ReceiveBatch(size_t max, absl::Duration timeout) {
     std::vector<std::string> out(1, "already here");
+    uint32_t priority = 0;
     absl::Status s =
         Checked("ReceiveBatch", timeout,
                 {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
                  Code::kDataLoss, Code::kInvalidArgument},
-                [&] { return q_->ReceiveBatch(max, timeout, &out); });
+                [&] {
+                  return q_->ReceiveBatch(max, timeout, &out, &priority);
+                });
+    if (s.ok()) CheckPriority("ReceiveBatch", priority);
     if ((max == 0) != (s.code() == Code::kInvalidArgument) ||
         out.size() > 1 + max || (s.ok() && out.size() < 2) ||
         ((s.code() == Code::kDeadlineExceeded ||
@@ -479,15 +529,23 @@ class Prober {
   // + 2) bytes, or drops the reservation when length is odd.
   void ReserveAndCommit(uint8_t length, absl::Duration timeout) {
     std::optional<Queue::Reservation> r;
-    (void)Checked("Reserve", timeout,
-                  {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
-                   Code::kDataLoss},
-                  [&] {
+    const uint32_t priority = PriorityOf(length);
+    absl::Status reserved = Checked(
+        "Reserve", timeout,
+        {Code::kOk, Code::kDeadlineExceeded, Code::kUnavailable,
+         Code::kDataLoss, Code::kInvalidArgument},
+        [&] {
                     absl::StatusOr<Queue::Reservation> got =
-                        q_->Reserve(timeout);
+                        q_->Reserve(priority, timeout);
                     if (got.ok()) r.emplace(*std::move(got));
                     return got.status();
                   });
+    if ((reserved.code() == Code::kInvalidArgument) !=
+            (priority >= q_->priorities()) &&
+        !(shut_down_ && reserved.code() == Code::kCancelled)) {
+      Fail(absl::StrCat("Reserve at priority ", priority, " of ",
+                        q_->priorities(), ": ", reserved.ToString()));
+    }
     if (!r) return;
     if (r->buffer().size() != q_->slot_size()) {
       Fail(absl::StrCat("Reserve's buffer is ", r->buffer().size(),
@@ -518,6 +576,7 @@ class Prober {
                   });
     if (!p) return;
     CheckFits("Peek", p->data().size());
+    CheckPriority("Peek", p->priority());
     uint8_t sum = 0;
     for (char c : p->data()) sum = static_cast<uint8_t>(sum + c);
     read_sink_ = sum;  // every byte of the view was read
@@ -535,10 +594,13 @@ class Prober {
     std::optional<Queue::PeekedBatch> b;
     (void)Checked("PeekBatch", timeout,
                   max == 0 ? std::initializer_list<Code>{Code::kInvalidArgument}
-                           : std::initializer_list<Code>{Code::kOk,
-                                                         Code::kDeadlineExceeded,
-                                                         Code::kUnavailable,
-                                                         Code::kDataLoss},
+                  : q_->priorities() > 1
+                      // Ring indexes name messages of one priority only.
+                      ? std::initializer_list<Code>{Code::kFailedPrecondition}
+                      : std::initializer_list<Code>{Code::kOk,
+                                                    Code::kDeadlineExceeded,
+                                                    Code::kUnavailable,
+                                                    Code::kDataLoss},
                   [&] {
                     absl::StatusOr<Queue::PeekedBatch> got =
                         q_->PeekBatch(max, timeout);
@@ -609,16 +671,18 @@ absl::StatusOr<Queue> CreateQueue(const Options& options) {
 //                  the top two bits from high-bits (FUTEX_WAITERS,
 //                  FUTEX_OWNER_DIED), as a 32-bit word at offset & ~3 —
 //                  the lock-word values a random byte string will not hit.
-void RunLiveQueue(Reader& in, MutexPolicy policy) {
+void RunLiveQueue(Reader& in, MutexPolicy policy, uint32_t priorities) {
   Options options;
   options.capacity = 1 + in.U8() % 8;
   options.slot_size = 1 + in.U8() % 96;
+  options.priorities = priorities;
   const int prefill = in.U8() % (options.capacity + 1);
 
   absl::StatusOr<Queue> creator = CreateQueue(options);
   for (int i = 0; i < prefill; ++i) {
     if (absl::Status s = creator->TrySend(
-            std::string(std::min<uint32_t>(i % 7, options.slot_size), 'p'));
+            std::string(std::min<uint32_t>(i % 7, options.slot_size), 'p'),
+            i % priorities);
         !s.ok()) {
       Fail(absl::StrCat("prefill: ", s.ToString()));
     }
@@ -703,13 +767,12 @@ void RunRawObject(Reader& in) {
     Prober::CheckOpenStatus(q.status());
     return;
   }
-  if (q->capacity() == 0 || q->capacity() > kMaxCapacity ||
-      q->slot_size() == 0 || q->slot_size() > kMaxSlotSize ||
-      internal::kHeaderSize +
-              q->capacity() * internal::SlotStride(q->slot_size()) !=
-          size) {
+  absl::StatusOr<uint64_t> needed = internal::MappingSize(
+      "raw", q->capacity(), q->slot_size(), q->priorities());
+  if (!needed.ok() || *needed != size) {
     Fail(absl::StrCat("Open accepted capacity ", q->capacity(), ", slot_size ",
-                      q->slot_size(), " for an object of ", size, " bytes"));
+                      q->slot_size(), ", priorities ", q->priorities(),
+                      " for an object of ", size, " bytes"));
   }
   Prober(&*q).FixedRound();
 }
@@ -726,7 +789,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (IsRawObject(flags)) {
     RunRawObject(in);
   } else {
-    RunLiveQueue(in, PolicyFromFlags(flags));
+    RunLiveQueue(in, PolicyFromFlags(flags), PrioritiesFromFlags(flags));
   }
   return 0;
 }

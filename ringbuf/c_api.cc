@@ -138,12 +138,128 @@ int Attach(absl::StatusOr<ringbuf::Queue> queue, ringbuf_queue** out) {
 }
 
 ringbuf::Options MakeOptions(uint64_t capacity, uint32_t slot_size,
-                             uint32_t mode) {
+                             uint32_t mode, uint32_t priorities = 1) {
   ringbuf::Options options;
   options.capacity = capacity;
   options.slot_size = slot_size;
   options.mode = static_cast<mode_t>(mode);
+  options.priorities = priorities;
   return options;
+}
+
+// ringbuf_send and ringbuf_send_priority.
+int SendAt(const char* function, ringbuf_queue* q, const void* data,
+           size_t len, uint32_t priority, int64_t timeout_ns) noexcept {
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) return NullArgument("ringbuf_send: queue is NULL");
+    if (data == nullptr && len > 0) {
+      return NullArgument("ringbuf_send: data is NULL but len is not 0");
+    }
+    const absl::string_view message(
+        len == 0 ? "" : static_cast<const char*>(data), len);
+    if (timeout_ns == 0) return FromStatus(q->queue.TrySend(message, priority));
+    if (timeout_ns < 0) return FromStatus(q->queue.Send(message, priority));
+    return FromStatus(
+        q->queue.SendFor(message, priority, Timeout(timeout_ns)));
+  });
+}
+
+// ringbuf_receive and ringbuf_receive_priority.
+int ReceiveAt(const char* function, ringbuf_queue* q, void* buf, size_t cap,
+              size_t* len, uint32_t* priority, int64_t timeout_ns) noexcept {
+  if (len != nullptr) *len = 0;
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) return NullArgument("ringbuf_receive: queue is NULL");
+    if (len == nullptr) return NullArgument("ringbuf_receive: len is NULL");
+    if (buf == nullptr && cap > 0) {
+      return NullArgument("ringbuf_receive: buf is NULL but cap is not 0");
+    }
+    // ReceiveInto leaves a message that does not fit in the queue, and says
+    // how long it is.
+    const absl::Span<char> buffer(static_cast<char*>(buf), cap);
+    absl::StatusOr<size_t> n = timeout_ns == 0
+                                   ? q->queue.TryReceiveInto(buffer, priority)
+                                   : q->queue.ReceiveInto(
+                                         buffer, Timeout(timeout_ns), priority);
+    if (n.ok()) {
+      *len = *n;
+      return RINGBUF_OK;
+    }
+    if (absl::IsResourceExhausted(n.status())) {
+      *len = ringbuf::Queue::MessageSizeOf(n.status());
+    }
+    return FromStatus(n.status());
+  });
+}
+
+// ringbuf_send_batch and ringbuf_send_batch_priority.
+int SendBatchAt(const char* function, ringbuf_queue* q,
+                const ringbuf_message* messages, size_t count,
+                uint32_t priority, size_t* sent, int64_t timeout_ns) noexcept {
+  if (sent != nullptr) *sent = 0;
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) return NullArgument("ringbuf_send_batch: queue is NULL");
+    if (sent == nullptr) return NullArgument("ringbuf_send_batch: sent is NULL");
+    if (messages == nullptr && count > 0) {
+      return NullArgument(
+          "ringbuf_send_batch: messages is NULL but count is not 0");
+    }
+    std::vector<absl::string_view> views;
+    views.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const ringbuf_message& m = messages[i];
+      if (m.data == nullptr && m.len > 0) {
+        return Fail(RINGBUF_INVALID_ARGUMENT,
+                    absl::StrCat("ringbuf_send_batch: messages[", i,
+                                 "].data is NULL but its len is not 0"));
+      }
+      views.emplace_back(m.len == 0 ? "" : static_cast<const char*>(m.data),
+                         m.len);
+    }
+    return FromTimed(
+        q->queue.SendBatch(views, priority, Timeout(timeout_ns), sent),
+        timeout_ns);
+  });
+}
+
+// ringbuf_receive_batch and ringbuf_receive_batch_priority.
+int ReceiveBatchAt(const char* function, ringbuf_queue* q, void* buf,
+                   size_t cap, size_t* lens, size_t max_messages,
+                   size_t* count, uint32_t* priority,
+                   int64_t timeout_ns) noexcept {
+  if (count != nullptr) *count = 0;
+  return Guard(function, [&]() -> int {
+    if (q == nullptr) {
+      return NullArgument("ringbuf_receive_batch: queue is NULL");
+    }
+    if (buf == nullptr || lens == nullptr || count == nullptr) {
+      return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
+    }
+    if (max_messages == 0) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  "ringbuf_receive_batch: max_messages is 0");
+    }
+    const size_t slot_size = q->queue.slot_size();
+    if (cap < slot_size) {
+      return Fail(RINGBUF_INVALID_ARGUMENT,
+                  absl::StrCat("ringbuf_receive_batch: queue '",
+                               q->queue.name(), "': cap ", cap,
+                               " is below the slot size ", slot_size));
+    }
+    std::vector<std::string> taken;
+    const absl::Status status = q->queue.ReceiveBatch(
+        std::min(max_messages, cap / slot_size), Timeout(timeout_ns), &taken,
+        priority);
+    // Each message is at most slot_size bytes and at most cap / slot_size
+    // were asked for, so they all fit.
+    char* at = static_cast<char*>(buf);
+    for (const std::string& m : taken) {
+      std::memcpy(at, m.data(), m.size());
+      at += m.size();
+      lens[(*count)++] = m.size();
+    }
+    return FromTimed(status, timeout_ns);
+  });
 }
 
 }  // namespace
@@ -157,6 +273,22 @@ int ringbuf_create(const char* name, uint64_t capacity, uint32_t slot_size,
     if (out == nullptr) return NullArgument("ringbuf_create: out is NULL");
     return Attach(ringbuf::Queue::Create(
                       name, MakeOptions(capacity, slot_size, mode)),
+                  out);
+  });
+}
+
+int ringbuf_create_prioritized(const char* name, uint64_t capacity,
+                               uint32_t slot_size, uint32_t priorities,
+                               uint32_t mode, ringbuf_queue** out) noexcept {
+  return Guard("ringbuf_create_prioritized", [&]() -> int {
+    if (name == nullptr) {
+      return NullArgument("ringbuf_create_prioritized: name is NULL");
+    }
+    if (out == nullptr) {
+      return NullArgument("ringbuf_create_prioritized: out is NULL");
+    }
+    return Attach(ringbuf::Queue::Create(
+                      name, MakeOptions(capacity, slot_size, mode, priorities)),
                   out);
   });
 }
@@ -196,43 +328,24 @@ void ringbuf_close(ringbuf_queue* q) noexcept { delete q; }
 
 int ringbuf_send(ringbuf_queue* q, const void* data, size_t len,
                  int64_t timeout_ns) noexcept {
-  return Guard("ringbuf_send", [&]() -> int {
-    if (q == nullptr) return NullArgument("ringbuf_send: queue is NULL");
-    if (data == nullptr && len > 0) {
-      return NullArgument("ringbuf_send: data is NULL but len is not 0");
-    }
-    const absl::string_view message(
-        len == 0 ? "" : static_cast<const char*>(data), len);
-    if (timeout_ns == 0) return FromStatus(q->queue.TrySend(message));
-    if (timeout_ns < 0) return FromStatus(q->queue.Send(message));
-    return FromStatus(q->queue.SendFor(message, Timeout(timeout_ns)));
-  });
+  return SendAt("ringbuf_send", q, data, len, 0, timeout_ns);
+}
+
+int ringbuf_send_priority(ringbuf_queue* q, const void* data, size_t len,
+                          uint32_t priority, int64_t timeout_ns) noexcept {
+  return SendAt("ringbuf_send_priority", q, data, len, priority, timeout_ns);
 }
 
 int ringbuf_receive(ringbuf_queue* q, void* buf, size_t cap, size_t* len,
                     int64_t timeout_ns) noexcept {
-  if (len != nullptr) *len = 0;
-  return Guard("ringbuf_receive", [&]() -> int {
-    if (q == nullptr) return NullArgument("ringbuf_receive: queue is NULL");
-    if (len == nullptr) return NullArgument("ringbuf_receive: len is NULL");
-    if (buf == nullptr && cap > 0) {
-      return NullArgument("ringbuf_receive: buf is NULL but cap is not 0");
-    }
-    // ReceiveInto leaves a message that does not fit in the queue, and says
-    // how long it is.
-    const absl::Span<char> buffer(static_cast<char*>(buf), cap);
-    absl::StatusOr<size_t> n = timeout_ns == 0
-                                   ? q->queue.TryReceiveInto(buffer)
-                                   : q->queue.ReceiveInto(buffer, Timeout(timeout_ns));
-    if (n.ok()) {
-      *len = *n;
-      return RINGBUF_OK;
-    }
-    if (absl::IsResourceExhausted(n.status())) {
-      *len = ringbuf::Queue::MessageSizeOf(n.status());
-    }
-    return FromStatus(n.status());
-  });
+  return ReceiveAt("ringbuf_receive", q, buf, cap, len, nullptr, timeout_ns);
+}
+
+int ringbuf_receive_priority(ringbuf_queue* q, void* buf, size_t cap,
+                             size_t* len, uint32_t* priority,
+                             int64_t timeout_ns) noexcept {
+  return ReceiveAt("ringbuf_receive_priority", q, buf, cap, len, priority,
+                   timeout_ns);
 }
 
 void ringbuf_shutdown(ringbuf_queue* q) noexcept {
@@ -242,77 +355,48 @@ void ringbuf_shutdown(ringbuf_queue* q) noexcept {
 int ringbuf_send_batch(ringbuf_queue* q, const ringbuf_message* messages,
                        size_t count, size_t* sent,
                        int64_t timeout_ns) noexcept {
-  if (sent != nullptr) *sent = 0;
-  return Guard("ringbuf_send_batch", [&]() -> int {
-    if (q == nullptr) return NullArgument("ringbuf_send_batch: queue is NULL");
-    if (sent == nullptr) return NullArgument("ringbuf_send_batch: sent is NULL");
-    if (messages == nullptr && count > 0) {
-      return NullArgument(
-          "ringbuf_send_batch: messages is NULL but count is not 0");
-    }
-    std::vector<absl::string_view> views;
-    views.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      const ringbuf_message& m = messages[i];
-      if (m.data == nullptr && m.len > 0) {
-        return Fail(RINGBUF_INVALID_ARGUMENT,
-                    absl::StrCat("ringbuf_send_batch: messages[", i,
-                                 "].data is NULL but its len is not 0"));
-      }
-      views.emplace_back(m.len == 0 ? "" : static_cast<const char*>(m.data),
-                         m.len);
-    }
-    return FromTimed(q->queue.SendBatch(views, Timeout(timeout_ns), sent),
+  return SendBatchAt("ringbuf_send_batch", q, messages, count, 0, sent,
                      timeout_ns);
-  });
+}
+
+int ringbuf_send_batch_priority(ringbuf_queue* q,
+                                const ringbuf_message* messages, size_t count,
+                                uint32_t priority, size_t* sent,
+                                int64_t timeout_ns) noexcept {
+  return SendBatchAt("ringbuf_send_batch_priority", q, messages, count,
+                     priority, sent, timeout_ns);
 }
 
 int ringbuf_receive_batch(ringbuf_queue* q, void* buf, size_t cap,
                           size_t* lens, size_t max_messages, size_t* count,
                           int64_t timeout_ns) noexcept {
-  if (count != nullptr) *count = 0;
-  return Guard("ringbuf_receive_batch", [&]() -> int {
-    if (q == nullptr) {
-      return NullArgument("ringbuf_receive_batch: queue is NULL");
-    }
-    if (buf == nullptr || lens == nullptr || count == nullptr) {
-      return NullArgument("ringbuf_receive_batch: buf, lens or count is NULL");
-    }
-    if (max_messages == 0) {
-      return Fail(RINGBUF_INVALID_ARGUMENT,
-                  "ringbuf_receive_batch: max_messages is 0");
-    }
-    const size_t slot_size = q->queue.slot_size();
-    if (cap < slot_size) {
-      return Fail(RINGBUF_INVALID_ARGUMENT,
-                  absl::StrCat("ringbuf_receive_batch: queue '",
-                               q->queue.name(), "': cap ", cap,
-                               " is below the slot size ", slot_size));
-    }
-    std::vector<std::string> taken;
-    const absl::Status status = q->queue.ReceiveBatch(
-        std::min(max_messages, cap / slot_size), Timeout(timeout_ns), &taken);
-    // Each message is at most slot_size bytes and at most cap / slot_size
-    // were asked for, so they all fit.
-    char* at = static_cast<char*>(buf);
-    for (const std::string& m : taken) {
-      std::memcpy(at, m.data(), m.size());
-      at += m.size();
-      lens[(*count)++] = m.size();
-    }
-    return FromTimed(status, timeout_ns);
-  });
+  return ReceiveBatchAt("ringbuf_receive_batch", q, buf, cap, lens,
+                        max_messages, count, nullptr, timeout_ns);
+}
+
+int ringbuf_receive_batch_priority(ringbuf_queue* q, void* buf, size_t cap,
+                                   size_t* lens, size_t max_messages,
+                                   size_t* count, uint32_t* priority,
+                                   int64_t timeout_ns) noexcept {
+  return ReceiveBatchAt("ringbuf_receive_batch_priority", q, buf, cap, lens,
+                        max_messages, count, priority, timeout_ns);
 }
 
 int ringbuf_reserve(ringbuf_queue* q, int64_t timeout_ns,
                     ringbuf_reservation** out, void** buf,
                     size_t* cap) noexcept {
+  return ringbuf_reserve_priority(q, 0, timeout_ns, out, buf, cap);
+}
+
+int ringbuf_reserve_priority(ringbuf_queue* q, uint32_t priority,
+                             int64_t timeout_ns, ringbuf_reservation** out,
+                             void** buf, size_t* cap) noexcept {
   return Guard("ringbuf_reserve", [&]() -> int {
     if (q == nullptr || out == nullptr || buf == nullptr || cap == nullptr) {
       return NullArgument("ringbuf_reserve: q, out, buf or cap is NULL");
     }
     absl::StatusOr<ringbuf::Queue::Reservation> r =
-        q->queue.Reserve(Timeout(timeout_ns));
+        q->queue.Reserve(priority, Timeout(timeout_ns));
     if (!r.ok()) return FromTimed(r.status(), timeout_ns);
     const absl::Span<char> slot = r->buffer();
     *out = new ringbuf_reservation(*std::move(r));
@@ -362,6 +446,10 @@ int ringbuf_peeked_release(ringbuf_peeked* p) noexcept {
 
 void ringbuf_peeked_drop(ringbuf_peeked* p) noexcept { delete p; }
 
+uint32_t ringbuf_peeked_priority(const ringbuf_peeked* p) noexcept {
+  return p == nullptr ? 0 : p->peeked.priority();
+}
+
 int ringbuf_stats(const ringbuf_queue* q,
                   struct ringbuf_stats* stats) noexcept {
   if (q == nullptr) return NullArgument("ringbuf_stats: queue is NULL");
@@ -386,6 +474,11 @@ int ringbuf_stats(const ringbuf_queue* q,
   full.receive_lock_owner_deaths = s.receive_lock_owner_deaths;
   full.discarded_partial_sends = s.discarded_partial_sends;
   full.receives_lost_to_dead_consumers = s.receives_lost_to_dead_consumers;
+  full.priorities = s.priorities;
+  static_assert(sizeof(full.depth_by_priority) == sizeof(s.depth_by_priority),
+                "one depth per priority");
+  std::memcpy(full.depth_by_priority, s.depth_by_priority,
+              sizeof(full.depth_by_priority));
   // An older caller's struct is a prefix of ours: fill what it has room for.
   const uint32_t filled = static_cast<uint32_t>(
       std::min<size_t>(stats->size, sizeof(struct ringbuf_stats)));
@@ -396,6 +489,10 @@ int ringbuf_stats(const ringbuf_queue* q,
 
 uint32_t ringbuf_slot_size(const ringbuf_queue* q) noexcept {
   return q == nullptr ? 0 : q->queue.slot_size();
+}
+
+uint32_t ringbuf_priorities(const ringbuf_queue* q) noexcept {
+  return q == nullptr ? 0 : q->queue.priorities();
 }
 
 uint64_t ringbuf_capacity(const ringbuf_queue* q) noexcept {

@@ -164,12 +164,21 @@ struct ringbuf_stats {
   /* Messages a consumer took and died before returning; each is lost to that
    * dead consumer only. */
   uint64_t receives_lost_to_dead_consumers;
+  /* Appended with priorities (see Priorities below): the queue's number of
+   * priorities, and the messages waiting at each (the first `priorities`
+   * entries). */
+  uint32_t priorities;
+  uint32_t reserved;
+  uint64_t depth_by_priority[32];
 };
 
 /* Initializer for a struct ringbuf_stats about to be passed to
  * ringbuf_stats: `struct ringbuf_stats s = RINGBUF_STATS_INIT;` */
-#define RINGBUF_STATS_INIT \
-  { sizeof(struct ringbuf_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define RINGBUF_STATS_INIT                                              \
+  {                                                                     \
+    sizeof(struct ringbuf_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+        { 0 }                                                           \
+  }
 
 /* One message to send: `len` bytes at `data` (NULL allowed when len is 0). */
 typedef struct ringbuf_message {
@@ -483,6 +492,62 @@ int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
  *   Otherwise the codes of ringbuf_remove. */
 int ringbuf_remove_trusting(const char* name,
                             const char* owner) RINGBUF_C_NOEXCEPT;
+
+/* ---- Priorities ------------------------------------------------------ */
+
+/* A queue may have several message priorities (ringbuf/options.h,
+ * Options::priorities): 0 (lowest) .. priorities - 1. Every receive call
+ * takes the oldest message of the highest non-empty priority; the calls
+ * without a priority send at 0. The capacity is shared by all priorities (a
+ * full queue blocks senders of every priority alike); each priority costs a
+ * ring of `capacity` slots in the shared memory. */
+
+/* As ringbuf_create, with `priorities` levels (1..32; 1 is a plain queue).
+ *   RINGBUF_INVALID_ARGUMENT: also priorities not in 1..32. */
+int ringbuf_create_prioritized(const char* name, uint64_t capacity,
+                               uint32_t slot_size, uint32_t priorities,
+                               uint32_t mode,
+                               ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
+/* The queue's number of priorities; 0 for NULL. */
+uint32_t ringbuf_priorities(const ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_send, at `priority`.
+ *   RINGBUF_INVALID_ARGUMENT: also priority >= ringbuf_priorities(q);
+ *     nothing is enqueued. */
+int ringbuf_send_priority(ringbuf_queue* q, const void* data, size_t len,
+                          uint32_t priority,
+                          int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_receive, also setting *priority (if not NULL) to the message's
+ * priority on RINGBUF_OK. */
+int ringbuf_receive_priority(ringbuf_queue* q, void* buf, size_t cap,
+                             size_t* len, uint32_t* priority,
+                             int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_send_batch, every message at `priority`
+ * (RINGBUF_INVALID_ARGUMENT, nothing sent, if priority >=
+ * ringbuf_priorities(q)). */
+int ringbuf_send_batch_priority(ringbuf_queue* q,
+                                const ringbuf_message* messages, size_t count,
+                                uint32_t priority, size_t* sent,
+                                int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_receive_batch. The messages taken are all of one priority, the
+ * highest non-empty one, stored in *priority (if not NULL) on RINGBUF_OK. */
+int ringbuf_receive_batch_priority(ringbuf_queue* q, void* buf, size_t cap,
+                                   size_t* lens, size_t max_messages,
+                                   size_t* count, uint32_t* priority,
+                                   int64_t timeout_ns) RINGBUF_C_NOEXCEPT;
+
+/* As ringbuf_reserve, for a message at `priority` (RINGBUF_INVALID_ARGUMENT
+ * if priority >= ringbuf_priorities(q)). */
+int ringbuf_reserve_priority(ringbuf_queue* q, uint32_t priority,
+                             int64_t timeout_ns, ringbuf_reservation** out,
+                             void** buf, size_t* cap) RINGBUF_C_NOEXCEPT;
+
+/* The priority of a peeked message; 0 for NULL. */
+uint32_t ringbuf_peeked_priority(const ringbuf_peeked* p) RINGBUF_C_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -12,6 +12,7 @@
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/errno_status.h"
 #include "ringbuf/internal/futex.h"
+#include "ringbuf/internal/priority_levels.h"
 
 namespace ringbuf {
 
@@ -50,6 +51,17 @@ absl::StatusOr<std::unique_ptr<QueueNotifier>> QueueNotifier::Create(
 QueueNotifier::QueueNotifier(Queue& queue, Event event, int fd)
     : queue_(queue), event_(event), fd_(fd) {}
 
+// With several priorities a message is published by its level tail, after
+// tail moved (internal/priority_levels.h): the messages event watches their
+// sum instead of tail.
+uint64_t QueueNotifier::Watched() const {
+  const internal::Levels levels = queue_.levels();
+  if (levels.multi() && event_ == Event::kMessages) {
+    return levels.SumTails(std::memory_order_seq_cst);
+  }
+  return Line()->index.load(std::memory_order_seq_cst);
+}
+
 IndexLine* QueueNotifier::Line() const {
   internal::Header& h = *queue_.header_;
   // Messages: the event is tail moving; space: head moving.
@@ -75,7 +87,7 @@ void QueueNotifier::Clear() {
   }
   // Re-arm after the read: an event between the read and here happened
   // before Clear() returned, so the caller's drain sees its message.
-  rearmed_at_.store(Line()->index.load(std::memory_order_seq_cst),
+  rearmed_at_.store(Watched(),
                     std::memory_order_relaxed);
   if (armed_.exchange(kArmed, std::memory_order_seq_cst) == kFiredAsleep) {
     internal::FutexWake(reinterpret_cast<uint32_t*>(&armed_), 1);
@@ -112,7 +124,7 @@ void QueueNotifier::Run() {
   internal::Header& h = *queue_.header_;
   const uint64_t capacity = queue_.capacity_;
   IndexLine* line = Line();
-  uint64_t seen = line->index.load(std::memory_order_seq_cst);
+  uint64_t seen = Watched();
   const uint64_t tail = h.tail.index.load(std::memory_order_seq_cst);
   const uint64_t head = h.head.index.load(std::memory_order_seq_cst);
   const bool ready_now =
@@ -129,10 +141,10 @@ void QueueNotifier::Run() {
       continue;
     }
     SlotSemaphore::Result r = semaphore.Wait(
-        [&](uint64_t now) { return now != seen; }, Deadline::Infinite(),
+        [&](uint64_t) { return Watched() != seen; }, Deadline::Infinite(),
         stop_);
     if (r != SlotSemaphore::Result::kAvailable) return;  // stopped
-    seen = line->index.load(std::memory_order_seq_cst);
+    seen = Watched();
     Signal();
   }
 }

@@ -84,6 +84,9 @@ class QueueNotifier {
   void Signal();
   // Sleeps until Clear() re-arms the fd or the notifier stops.
   void AwaitRearm();
+  // The index the event moves (the sum of the level tails for messages in
+  // a queue of several priorities).
+  uint64_t Watched() const;
   internal::IndexLine* Line() const;
 
   Queue& queue_;

@@ -19,6 +19,16 @@ struct Options {
   // Permission bits of the shared-memory object, applied exactly (the
   // process umask is not consulted). Owner-only by default.
   mode_t mode = 0600;
+  // Number of message priorities, 0 (lowest) .. priorities-1 (highest).
+  // 1 <= priorities <= kMaxPriorities. 1 (the default) is a plain FIFO queue,
+  // with the plain queue's layout and steps. With more, every receive takes the
+  // oldest message of the highest non-empty priority. The capacity is shared
+  // by all priorities (as in POSIX mq and Boost.Interprocess): the queue holds
+  // `capacity` messages in all, and a full queue blocks senders of every
+  // priority alike. The cost: each priority has its own ring of `capacity`
+  // slots (any one priority may hold all the messages), so the mapping is
+  // `priorities` times as large.
+  uint32_t priorities = 1;
 };
 
 // Upper bounds on the geometry; Create refuses larger values and Open refuses
@@ -27,6 +37,7 @@ struct Options {
 inline constexpr uint64_t kMaxCapacity = uint64_t{1} << 24;   // 16 Mi slots
 inline constexpr uint32_t kMaxSlotSize = uint32_t{1} << 26;   // 64 MiB
 inline constexpr uint64_t kMaxMappingSize = uint64_t{1} << 36;  // 64 GiB
+inline constexpr uint32_t kMaxPriorities = 32;
 
 // A snapshot of a queue, read without taking its locks: every field is exact
 // at some instant, but the fields are not read at the same instant, so depth
@@ -34,7 +45,9 @@ inline constexpr uint64_t kMaxMappingSize = uint64_t{1} << 36;  // 64 GiB
 struct Stats {
   uint64_t capacity = 0;
   uint32_t slot_size = 0;
+  uint32_t priorities = 0;
   // Messages committed and not yet taken (approximate under concurrency).
+  // With several priorities, the sum of depth_by_priority.
   uint64_t depth = 0;
   // Monotonic ring indexes: head counts messages ever taken, tail messages
   // ever committed; slot = index % capacity.
@@ -42,6 +55,9 @@ struct Stats {
   uint64_t tail = 0;
   uint64_t total_sent = 0;      // == tail
   uint64_t total_received = 0;  // == head
+  // Messages committed and not yet taken at each priority (the first
+  // `priorities` entries; approximate under concurrency, as depth).
+  uint64_t depth_by_priority[kMaxPriorities] = {};
 
   // Crash recovery, counted since the queue was created.
   // Times a process died holding the send (receive) lock and the next locker

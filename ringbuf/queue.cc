@@ -12,6 +12,7 @@
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/errno_status.h"
 #include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/internal/recovery.h"
 #include "ringbuf/internal/shm_mapping.h"
 
@@ -19,6 +20,7 @@ namespace ringbuf {
 
 using internal::Deadline;
 using internal::Header;
+using internal::Levels;
 using internal::QueueMessage;
 using internal::SlotHeader;
 using internal::SlotSemaphore;
@@ -89,8 +91,14 @@ Queue::Queue(std::string name, internal::ShmMapping mapping,
       capacity_(geometry.capacity),
       slot_size_(geometry.slot_size),
       slot_stride_(geometry.slot_stride),
-      slots_(static_cast<char*>(mapping_->data()) + internal::kHeaderSize),
-      shut_down_(std::make_unique<std::atomic<bool>>(false)) {}
+      priorities_(geometry.priorities),
+      slots_(static_cast<char*>(mapping_->data()) + internal::kHeaderSize +
+             internal::LevelIndexBytes(geometry.priorities)),
+      shut_down_(std::make_unique<std::atomic<bool>>(false)) {
+  const Levels levels = Levels::At(mapping_->data(), priorities_);
+  level_tails_ = levels.tail;
+  level_heads_ = levels.head;
+}
 
 Queue::~Queue() = default;
 
@@ -104,7 +112,10 @@ Queue& Queue::operator=(Queue&& other) noexcept {
     capacity_ = std::exchange(other.capacity_, 0);
     slot_size_ = std::exchange(other.slot_size_, 0);
     slot_stride_ = std::exchange(other.slot_stride_, 0);
+    priorities_ = std::exchange(other.priorities_, 1);
     slots_ = std::exchange(other.slots_, nullptr);
+    level_tails_ = std::exchange(other.level_tails_, nullptr);
+    level_heads_ = std::exchange(other.level_heads_, nullptr);
     shut_down_ = std::move(other.shut_down_);
   }
   return *this;
@@ -114,8 +125,8 @@ absl::StatusOr<Queue> Queue::Create(absl::string_view name,
                                     const Options& options) {
   absl::StatusOr<std::string> normalized = internal::NormalizeName(name);
   if (!normalized.ok()) return normalized.status();
-  absl::StatusOr<uint64_t> size =
-      internal::MappingSize(*normalized, options.capacity, options.slot_size);
+  absl::StatusOr<uint64_t> size = internal::MappingSize(
+      *normalized, options.capacity, options.slot_size, options.priorities);
   if (!size.ok()) return size.status();
   if ((options.mode & ~mode_t{0777}) != 0) {
     return absl::InvalidArgumentError(QueueMessage(
@@ -126,11 +137,13 @@ absl::StatusOr<Queue> Queue::Create(absl::string_view name,
       internal::ShmMapping::CreateExclusive(
           *normalized, *size, options.mode, [&](void* data) {
             return internal::InitHeader(*normalized, data, *size,
-                                        options.capacity, options.slot_size);
+                                        options.capacity, options.slot_size,
+                                        options.priorities);
           });
   if (!mapping.ok()) return mapping.status();
   internal::Geometry geometry{options.capacity, options.slot_size,
-                              internal::SlotStride(options.slot_size)};
+                              internal::SlotStride(options.slot_size),
+                              options.priorities};
   return Queue(*std::move(normalized), *std::move(mapping), geometry);
 }
 
@@ -156,13 +169,15 @@ absl::StatusOr<Queue> Queue::OpenOrCreate(absl::string_view name,
     absl::StatusOr<Queue> queue = Open(name, trust);
     if (queue.ok()) {
       if (queue->capacity() != options.capacity ||
-          queue->slot_size() != options.slot_size) {
+          queue->slot_size() != options.slot_size ||
+          queue->priorities() != options.priorities) {
         return absl::FailedPreconditionError(QueueMessage(
             queue->name(),
             absl::StrCat("exists with capacity ", queue->capacity(),
-                         " and slot_size ", queue->slot_size(),
-                         ", but capacity ", options.capacity,
-                         " and slot_size ", options.slot_size,
+                         ", slot_size ", queue->slot_size(), " and priorities ",
+                         queue->priorities(), ", but capacity ",
+                         options.capacity, ", slot_size ", options.slot_size,
+                         " and priorities ", options.priorities,
                          " were asked for")));
       }
       return queue;
@@ -183,12 +198,16 @@ absl::Status Queue::Remove(absl::string_view name, const Trust& trust) {
   return internal::ShmMapping::Unlink(*normalized, trust);
 }
 
-char* Queue::Slot(uint64_t index) const {
-  return slots_ + (index % capacity_) * slot_stride_;
+char* Queue::Slot(uint32_t level, uint64_t index) const {
+  return slots_ + (level * capacity_ + index % capacity_) * slot_stride_;
+}
+
+Levels Queue::levels() const {
+  return Levels{priorities_, level_tails_, level_heads_};
 }
 
 absl::Status Queue::LockSide(internal::SideLock& side,
-                             void (*repair)(Header&),
+                             void (*repair)(Header&, const Levels&),
                              const Deadline& deadline, Mode mode) {
   // Shutdown() also ends a wait for a lock held long (a Peek or a
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
@@ -210,7 +229,7 @@ absl::Status Queue::LockSide(internal::SideLock& side,
     return acquired.status();
   }
   if (*acquired == internal::RobustMutex::Acquired::kOwnerDied) {
-    repair(*header_);  // the protocol is in internal/layout.h
+    repair(*header_, levels());  // the protocol is in internal/layout.h
     side.mutex.MarkConsistent();
   }
   return absl::OkStatus();
@@ -240,6 +259,14 @@ absl::Status Queue::CheckUsable() const {
   return absl::OkStatus();
 }
 
+absl::Status Queue::PriorityOutOfRange(uint32_t priority) const {
+  return absl::InvalidArgumentError(QueueMessage(
+      name_, absl::StrCat("priority ", priority, " is out of range: the queue has ",
+                          priorities_, priorities_ == 1 ? " priority (0)"
+                                                        : " priorities (0..",
+                          priorities_ == 1 ? "" : absl::StrCat(priorities_ - 1, ")"))));
+}
+
 absl::Status Queue::Corrupt(uint64_t head, uint64_t tail) const {
   return absl::DataLossError(QueueMessage(
       name_, absl::StrCat("ring indexes are corrupt: head ", head, ", tail ",
@@ -257,8 +284,8 @@ void Queue::Shutdown() {
 // The send side: acquire space, copy, publish.
 
 absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
-                                 uint64_t want, uint64_t* tail_out,
-                                 uint64_t* free_out) {
+                                 uint64_t want, uint32_t level,
+                                 uint64_t* tail_out, uint64_t* free_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
@@ -271,21 +298,32 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     // Only the send-lock holder writes tail. Head is read (acquire, pairing
     // with the consumer's store of head: the slots we are about to reuse have
     // been fully read) only when the cached copy shows less room than wanted.
+    // With several levels, "head" is the sum of the level heads, which
+    // consumers move first (internal/priority_levels.h).
     const uint64_t tail = h.tail.index.load(std::memory_order_relaxed);
     uint64_t head = h.send.cached_other_index;
     if (tail - head > capacity_ - std::min(want, capacity_)) {
-      head = h.head.index.load(std::memory_order_acquire);
+      head = priorities_ == 1
+                 ? h.head.index.load(std::memory_order_acquire)
+                 : levels().SumHeads(std::memory_order_acquire);
       h.send.cached_other_index = head;
     }
     const uint64_t depth = tail - head;
     if (depth < capacity_) {
       RINGBUF_CRASH_POINT(kSendLocked);
-      h.send.copying_index = tail;
+      // Several levels: the level's ring holds at most the whole queue
+      // (tail - head) and so has the room too.
+      const uint64_t slot_tail =
+          priorities_ == 1
+              ? tail
+              : level_tails_[level].load(std::memory_order_relaxed);
+      h.send.copying_level = level;
+      h.send.copying_index = slot_tail;
       // The repairer of a dead owner reads copying_index only when progress
       // says kCopying: keep the compiler from swapping the two stores.
       std::atomic_signal_fence(std::memory_order_seq_cst);
       h.send.progress = internal::kCopying;
-      *tail_out = tail;
+      *tail_out = slot_tail;
       *free_out = capacity_ - depth;
       return absl::OkStatus();
     }
@@ -296,8 +334,10 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     }
     // Sleep until head moves far enough to leave a free slot (or the
     // indexes turn out corrupt, which the locked check then reports).
+    const Levels levels = this->levels();
     const SlotSemaphore::Result r = SlotSemaphore(&h.head).Wait(
         [&](uint64_t head_now) {
+          if (levels.multi()) head_now = levels.SumHeads(std::memory_order_seq_cst);
           return h.tail.index.load(std::memory_order_relaxed) - head_now !=
                  capacity_;
         },
@@ -306,12 +346,16 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
   }
 }
 
-void Queue::PublishTail(uint64_t new_tail) {
+void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
   Header& h = *header_;
-  // Commit: this store takes the "full" tokens' place (full = tail - head).
-  // Release publishes the slots to consumers that acquire tail; seq_cst
-  // orders it before Post's load of the sleepers word.
-  h.tail.index.store(new_tail, std::memory_order_seq_cst);
+  if (priorities_ == 1) {
+    // Commit: this store takes the "full" tokens' place (full = tail - head).
+    // Release publishes the slots to consumers that acquire tail; seq_cst
+    // orders it before Post's load of the sleepers word.
+    h.tail.index.store(tail + n, std::memory_order_seq_cst);
+  } else {
+    levels().PublishSend(h.tail, level, tail, n);  // out of the hot path
+  }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
   // wake-up, the lock is owner-dead and its next locker wakes them for us.
@@ -346,10 +390,11 @@ void CopyFromSlot(char* dst, const char* src, size_t n) {
 }  // namespace
 
 absl::Status Queue::SendImpl(absl::Span<const absl::string_view> messages,
-                             const Deadline& deadline, Mode mode,
-                             size_t* sent) {
+                             uint32_t priority, const Deadline& deadline,
+                             Mode mode, size_t* sent) {
   *sent = 0;
   if (header_ == nullptr) return MovedFrom();
+  if (priority >= priorities_) return PriorityOutOfRange(priority);
   for (absl::string_view m : messages) {
     if (m.size() > slot_size_) {
       return absl::InvalidArgumentError(QueueMessage(
@@ -360,58 +405,89 @@ absl::Status Queue::SendImpl(absl::Span<const absl::string_view> messages,
   while (*sent < messages.size()) {
     const uint64_t want = messages.size() - *sent;
     uint64_t tail, free;
-    if (absl::Status s = AcquireSpace(deadline, mode, want, &tail, &free);
+    if (absl::Status s =
+            AcquireSpace(deadline, mode, want, priority, &tail, &free);
         !s.ok()) {
       return s;
     }
     const uint64_t n = std::min(want, free);
     for (uint64_t i = 0; i < n; ++i) {
       absl::string_view m = messages[*sent + i];
-      char* slot = Slot(tail + i);
+      char* slot = Slot(priority, tail + i);
       reinterpret_cast<SlotHeader*>(slot)->length =
           static_cast<uint32_t>(m.size());
       CopyIntoSlot(slot + internal::kSlotHeaderSize, m.data(), m.size());
     }
-    PublishTail(tail + n);
+    PublishTail(priority, tail, n);
     *sent += n;
   }
   return absl::OkStatus();
 }
 
-absl::Status Queue::Send(absl::string_view message) {
+absl::Status Queue::Send(absl::string_view message) { return Send(message, 0); }
+
+absl::Status Queue::Send(absl::string_view message, uint32_t priority) {
   size_t sent;
-  return SendImpl({message}, Deadline::Infinite(), Mode::kBlock, &sent);
+  return SendImpl({message}, priority, Deadline::Infinite(), Mode::kBlock,
+                  &sent);
 }
 
 absl::Status Queue::TrySend(absl::string_view message) {
+  return TrySend(message, 0);
+}
+
+absl::Status Queue::TrySend(absl::string_view message, uint32_t priority) {
   size_t sent;
-  return SendImpl({message}, Deadline::Infinite(), Mode::kTry, &sent);
+  return SendImpl({message}, priority, Deadline::Infinite(), Mode::kTry, &sent);
 }
 
 absl::Status Queue::SendFor(absl::string_view message,
                             absl::Duration timeout) {
+  return SendFor(message, 0, timeout);
+}
+
+absl::Status Queue::SendFor(absl::string_view message, uint32_t priority,
+                            absl::Duration timeout) {
   size_t sent;
-  return SendImpl({message}, Deadline::After(timeout), Mode::kBlock, &sent);
+  return SendImpl({message}, priority, Deadline::After(timeout), Mode::kBlock,
+                  &sent);
 }
 
 absl::Status Queue::SendBatch(absl::Span<const absl::string_view> messages,
                               absl::Duration timeout, size_t* sent) {
-  return SendImpl(messages, Deadline::After(timeout), Mode::kBlock, sent);
+  return SendBatch(messages, 0, timeout, sent);
+}
+
+absl::Status Queue::SendBatch(absl::Span<const absl::string_view> messages,
+                              uint32_t priority, absl::Duration timeout,
+                              size_t* sent) {
+  return SendImpl(messages, priority, Deadline::After(timeout), Mode::kBlock,
+                  sent);
 }
 
 absl::StatusOr<Queue::Reservation> Queue::Reserve(absl::Duration timeout) {
+  return Reserve(0, timeout);
+}
+
+absl::StatusOr<Queue::Reservation> Queue::Reserve(uint32_t priority,
+                                                  absl::Duration timeout) {
+  if (header_ != nullptr) {
+    if (priority >= priorities_) return PriorityOutOfRange(priority);
+  }
   uint64_t tail, free;
-  if (absl::Status s =
-          AcquireSpace(Deadline::After(timeout), Mode::kBlock, 1, &tail, &free);
+  if (absl::Status s = AcquireSpace(Deadline::After(timeout), Mode::kBlock, 1,
+                                    priority, &tail, &free);
       !s.ok()) {
     return s;
   }
-  char* payload = Slot(tail) + internal::kSlotHeaderSize;
-  return Reservation(this, tail, absl::Span<char>(payload, slot_size_));
+  char* payload = Slot(priority, tail) + internal::kSlotHeaderSize;
+  return Reservation(this, priority, tail,
+                     absl::Span<char>(payload, slot_size_));
 }
 
 Queue::Reservation::Reservation(Reservation&& other) noexcept
     : queue_(std::exchange(other.queue_, nullptr)),
+      level_(other.level_),
       tail_(other.tail_),
       buffer_(other.buffer_) {}
 
@@ -420,6 +496,7 @@ Queue::Reservation& Queue::Reservation::operator=(
   if (this != &other) {
     if (queue_ != nullptr) queue_->AbandonSend();
     queue_ = std::exchange(other.queue_, nullptr);
+    level_ = other.level_;
     tail_ = other.tail_;
     buffer_ = other.buffer_;
   }
@@ -440,17 +517,43 @@ absl::Status Queue::Reservation::Commit(size_t length) {
                          "commit of ", length, " bytes is larger than slot_size ",
                          buffer_.size());
   }
-  reinterpret_cast<SlotHeader*>(queue_->Slot(tail_))->length =
+  reinterpret_cast<SlotHeader*>(queue_->Slot(level_, tail_))->length =
       static_cast<uint32_t>(length);
-  std::exchange(queue_, nullptr)->PublishTail(tail_ + 1);
+  std::exchange(queue_, nullptr)->PublishTail(level_, tail_, 1);
   return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
 // The receive side: acquire messages, copy, publish.
 
+absl::Status Queue::PickLevel(uint32_t* level_out, uint64_t* head_out,
+                              uint64_t* available_out) const {
+  // Highest level first; each level tail is acquired (pairing with its
+  // producer's store: the slots' bytes are visible). A receive thus reads
+  // the level indexes, one cache line per 8 levels.
+  for (uint32_t level = priorities_; level-- > 0;) {
+    const uint64_t head = level_heads_[level].load(std::memory_order_relaxed);
+    const uint64_t tail = level_tails_[level].load(std::memory_order_acquire);
+    const uint64_t depth = tail - head;
+    if (depth > capacity_) {
+      return absl::DataLossError(QueueMessage(
+          name_, absl::StrCat("ring indexes of priority ", level,
+                              " are corrupt: head ", head, ", tail ", tail,
+                              ", capacity ", capacity_)));
+    }
+    if (depth > 0) {
+      *level_out = level;
+      *head_out = head;
+      *available_out = depth;
+      return absl::OkStatus();
+    }
+  }
+  *available_out = 0;
+  return absl::OkStatus();
+}
+
 absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
-                                    uint64_t* head_out,
+                                    uint32_t* level_out, uint64_t* head_out,
                                     uint64_t* available_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
@@ -461,23 +564,32 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
         !s.ok()) {
       return looked ? BusyAfterLooking(s, "a message") : s;
     }
-    // Only the receive-lock holder writes head. Tail is read (acquire,
-    // pairing with the producer's store of tail: the slots' bytes are
-    // visible) only when the cached copy says the ring is empty.
-    const uint64_t head = h.head.index.load(std::memory_order_relaxed);
-    uint64_t tail = h.recv.cached_other_index;
-    if (tail - head - 1 >= capacity_) {  // empty (0) or out of range
-      tail = h.tail.index.load(std::memory_order_acquire);
-      h.recv.cached_other_index = tail;
+    uint32_t level = 0;
+    uint64_t head = 0, tail = 0, depth = 0;
+    if (priorities_ == 1) {
+      // Only the receive-lock holder writes head. Tail is read (acquire,
+      // pairing with the producer's store of tail: the slots' bytes are
+      // visible) only when the cached copy says the ring is empty.
+      head = h.head.index.load(std::memory_order_relaxed);
+      tail = h.recv.cached_other_index;
+      if (tail - head - 1 >= capacity_) {  // empty (0) or out of range
+        tail = h.tail.index.load(std::memory_order_acquire);
+        h.recv.cached_other_index = tail;
+      }
+      depth = tail - head;
+    } else if (absl::Status s = PickLevel(&level, &head, &depth); !s.ok()) {
+      h.recv.mutex.Unlock();
+      return s;
     }
-    const uint64_t depth = tail - head;
     if (depth > 0 && depth <= capacity_) {
       RINGBUF_CRASH_POINT(kReceiveLocked);
+      h.recv.copying_level = level;
       h.recv.copying_index = head;
       // The repairer of a dead owner reads copying_index only when progress
       // says kCopying: keep the compiler from swapping the two stores.
       std::atomic_signal_fence(std::memory_order_seq_cst);
       h.recv.progress = internal::kCopying;
+      *level_out = level;
       *head_out = head;
       *available_out = depth;
       return absl::OkStatus();
@@ -487,8 +599,11 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
     }
+    // Several levels: the level tails are what a producer publishes.
+    const Levels levels = this->levels();
     const SlotSemaphore::Result r = SlotSemaphore(&h.tail).Wait(
         [&](uint64_t tail_now) {
+          if (levels.multi()) return levels.AnyMessage();
           return tail_now != h.head.index.load(std::memory_order_relaxed);
         },
         deadline, *shut_down_);
@@ -496,12 +611,17 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
   }
 }
 
-void Queue::PublishHead(uint64_t new_head) {
+void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
   Header& h = *header_;
-  // Take: this store returns the "empty" tokens (empty = capacity - (tail -
-  // head)). Release hands the slots back to producers only after we finished
-  // reading them; seq_cst orders it before Post's load of the sleepers word.
-  h.head.index.store(new_head, std::memory_order_seq_cst);
+  if (priorities_ == 1) {
+    // Take: this store returns the "empty" tokens (empty = capacity - (tail -
+    // head)). Release hands the slots back to producers only after we
+    // finished reading them; seq_cst orders it before Post's load of the
+    // sleepers word.
+    h.head.index.store(head + n, std::memory_order_seq_cst);
+  } else {
+    levels().PublishReceive(h.head, level, head, n);  // out of the hot path
+  }
   RINGBUF_CRASH_POINT(kReceiveTaken);
   // Wake producers before unlocking (see PublishTail).
   SlotSemaphore(&h.head).Post();
@@ -512,9 +632,9 @@ void Queue::PublishHead(uint64_t new_head) {
 
 void Queue::AbandonReceive() { Abandon(header_->recv); }
 
-bool Queue::Payload(uint64_t head, absl::string_view* payload,
+bool Queue::Payload(uint32_t level, uint64_t head, absl::string_view* payload,
                     uint32_t* bad_length) const {
-  const char* slot = Slot(head);
+  const char* slot = Slot(level, head);
   // Read the length once: a peer could change it under us.
   const uint32_t length =
       reinterpret_cast<const volatile SlotHeader*>(slot)->length;
@@ -526,10 +646,14 @@ bool Queue::Payload(uint64_t head, absl::string_view* payload,
   return true;
 }
 
-absl::Status Queue::DroppedMessage(uint64_t head, uint32_t length) const {
+absl::Status Queue::DroppedMessage(uint32_t level, uint64_t head,
+                                     uint32_t length) const {
   try {
     return absl::DataLossError(QueueMessage(
-        name_, absl::StrCat("message ", head, " (slot ", head % capacity_,
+        name_, absl::StrCat("message ", head,
+                            priorities_ > 1 ? absl::StrCat(" of priority ", level)
+                                            : "",
+                            " (slot ", head % capacity_,
                             ") has length ", length, ", larger than slot_size ",
                             slot_size_, "; it was dropped")));
   } catch (...) {
@@ -539,15 +663,17 @@ absl::Status Queue::DroppedMessage(uint64_t head, uint32_t length) const {
 }
 
 absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
-                                Mode mode) {
+                                Mode mode, uint32_t* priority) {
+  uint32_t level;
   uint64_t head, available;
-  if (absl::Status s = AcquireMessages(deadline, mode, &head, &available);
+  if (absl::Status s =
+          AcquireMessages(deadline, mode, &level, &head, &available);
       !s.ok()) {
     return s;
   }
   absl::string_view payload;
   uint32_t bad_length = 0;
-  if (Payload(head, &payload, &bad_length)) {
+  if (Payload(level, head, &payload, &bad_length)) {
     try {
       message->resize(payload.size());
     } catch (...) {
@@ -555,33 +681,60 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
       return NoMemory(name_, "the message; it stays in the queue");
     }
     CopyFromSlot(&(*message)[0], payload.data(), payload.size());
-    PublishHead(head + 1);
+    PublishHead(level, head, 1);
+    if (priority != nullptr) *priority = level;
     return absl::OkStatus();
   }
   message->clear();  // the message is dropped rather than wedge the queue
-  PublishHead(head + 1);
-  return DroppedMessage(head, bad_length);
+  PublishHead(level, head, 1);
+  return DroppedMessage(level, head, bad_length);
 }
 
 absl::Status Queue::Receive(std::string* message) {
-  return ReceiveImpl(message, Deadline::Infinite(), Mode::kBlock);
+  return ReceiveImpl(message, Deadline::Infinite(), Mode::kBlock, nullptr);
+}
+
+absl::Status Queue::Receive(std::string* message, uint32_t* priority) {
+  return ReceiveImpl(message, Deadline::Infinite(), Mode::kBlock, priority);
 }
 
 absl::Status Queue::TryReceive(std::string* message) {
-  return ReceiveImpl(message, Deadline::Infinite(), Mode::kTry);
+  return ReceiveImpl(message, Deadline::Infinite(), Mode::kTry, nullptr);
+}
+
+absl::Status Queue::TryReceive(std::string* message, uint32_t* priority) {
+  return ReceiveImpl(message, Deadline::Infinite(), Mode::kTry, priority);
 }
 
 absl::Status Queue::ReceiveFor(std::string* message, absl::Duration timeout) {
-  return ReceiveImpl(message, Deadline::After(timeout), Mode::kBlock);
+  return ReceiveImpl(message, Deadline::After(timeout), Mode::kBlock, nullptr);
+}
+
+absl::Status Queue::ReceiveFor(std::string* message, absl::Duration timeout,
+                               uint32_t* priority) {
+  return ReceiveImpl(message, Deadline::After(timeout), Mode::kBlock, priority);
 }
 
 absl::StatusOr<size_t> Queue::ReceiveInto(absl::Span<char> buffer,
                                           absl::Duration timeout) {
-  return ReceiveIntoImpl(buffer, Deadline::After(timeout), Mode::kBlock);
+  return ReceiveIntoImpl(buffer, Deadline::After(timeout), Mode::kBlock,
+                         nullptr);
+}
+
+absl::StatusOr<size_t> Queue::ReceiveInto(absl::Span<char> buffer,
+                                          absl::Duration timeout,
+                                          uint32_t* priority) {
+  return ReceiveIntoImpl(buffer, Deadline::After(timeout), Mode::kBlock,
+                         priority);
 }
 
 absl::StatusOr<size_t> Queue::TryReceiveInto(absl::Span<char> buffer) {
-  return ReceiveIntoImpl(buffer, Deadline::Infinite(), Mode::kTry);
+  return ReceiveIntoImpl(buffer, Deadline::Infinite(), Mode::kTry, nullptr);
+}
+
+absl::StatusOr<size_t> Queue::TryReceiveInto(absl::Span<char> buffer,
+                                             uint32_t* priority) {
+  return ReceiveIntoImpl(buffer, Deadline::Infinite(), Mode::kTry, priority);
 }
 
 size_t Queue::MessageSizeOf(const absl::Status& status) {
@@ -596,17 +749,19 @@ size_t Queue::MessageSizeOf(const absl::Status& status) {
 
 absl::StatusOr<size_t> Queue::ReceiveIntoImpl(absl::Span<char> buffer,
                                               const Deadline& deadline,
-                                              Mode mode) {
+                                              Mode mode, uint32_t* priority) {
+  uint32_t level;
   uint64_t head, available;
-  if (absl::Status s = AcquireMessages(deadline, mode, &head, &available);
+  if (absl::Status s =
+          AcquireMessages(deadline, mode, &level, &head, &available);
       !s.ok()) {
     return s;
   }
   absl::string_view payload;
   uint32_t bad_length = 0;
-  if (!Payload(head, &payload, &bad_length)) {
-    PublishHead(head + 1);  // dropped, as in Receive
-    return DroppedMessage(head, bad_length);
+  if (!Payload(level, head, &payload, &bad_length)) {
+    PublishHead(level, head, 1);  // dropped, as in Receive
+    return DroppedMessage(level, head, bad_length);
   }
   if (payload.size() > buffer.size()) {
     AbandonReceive();  // leave it for a receiver with room
@@ -618,22 +773,31 @@ absl::StatusOr<size_t> Queue::ReceiveIntoImpl(absl::Span<char> buffer,
     return too_long;
   }
   CopyFromSlot(buffer.data(), payload.data(), payload.size());
-  PublishHead(head + 1);
+  PublishHead(level, head, 1);
+  if (priority != nullptr) *priority = level;
   return payload.size();
 }
 
 absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
                                  std::vector<std::string>* out) {
+  return ReceiveBatch(max_messages, timeout, out, nullptr);
+}
+
+absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
+                                 std::vector<std::string>* out,
+                                 uint32_t* priority) {
   if (max_messages == 0) {
     return absl::InvalidArgumentError(
         QueueMessage(name_, "ReceiveBatch of 0 messages"));
   }
+  uint32_t level;
   uint64_t head, available;
   if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
-                                       &head, &available);
+                                       &level, &head, &available);
       !s.ok()) {
     return s;
   }
+  if (priority != nullptr) *priority = level;
   const uint64_t n = std::min<uint64_t>(available, max_messages);
   // The first message dropped for a bad length word, reported once unlocked.
   bool dropped = false;
@@ -644,7 +808,7 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
     for (; i < n; ++i) {
       absl::string_view payload;
       uint32_t bad_length = 0;
-      if (!Payload(head + i, &payload, &bad_length)) {
+      if (!Payload(level, head + i, &payload, &bad_length)) {
         if (!dropped) {
           dropped = true;
           dropped_index = head + i;
@@ -657,32 +821,34 @@ absl::Status Queue::ReceiveBatch(size_t max_messages, absl::Duration timeout,
   } catch (...) {
     // Out of memory: take what was appended, leave the rest, never keep
     // the lock.
-    PublishHead(head + i);
+    PublishHead(level, head, i);
     return NoMemory(name_, "the batch; the rest stays in the queue");
   }
-  PublishHead(head + n);
-  if (dropped) return DroppedMessage(dropped_index, dropped_length);
+  PublishHead(level, head, n);
+  if (dropped) return DroppedMessage(level, dropped_index, dropped_length);
   return absl::OkStatus();
 }
 
 absl::StatusOr<Queue::Peeked> Queue::Peek(absl::Duration timeout) {
+  uint32_t level;
   uint64_t head, available;
   if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
-                                       &head, &available);
+                                       &level, &head, &available);
       !s.ok()) {
     return s;
   }
   absl::string_view payload;
   uint32_t bad_length = 0;
-  if (!Payload(head, &payload, &bad_length)) {
-    PublishHead(head + 1);  // dropped, as in Receive
-    return DroppedMessage(head, bad_length);
+  if (!Payload(level, head, &payload, &bad_length)) {
+    PublishHead(level, head, 1);  // dropped, as in Receive
+    return DroppedMessage(level, head, bad_length);
   }
-  return Peeked(this, head, payload);
+  return Peeked(this, level, head, payload);
 }
 
 Queue::Peeked::Peeked(Peeked&& other) noexcept
     : queue_(std::exchange(other.queue_, nullptr)),
+      level_(other.level_),
       head_(other.head_),
       data_(other.data_) {}
 
@@ -690,6 +856,7 @@ Queue::Peeked& Queue::Peeked::operator=(Peeked&& other) noexcept {
   if (this != &other) {
     if (queue_ != nullptr) queue_->AbandonReceive();
     queue_ = std::exchange(other.queue_, nullptr);
+    level_ = other.level_;
     head_ = other.head_;
     data_ = other.data_;
   }
@@ -704,7 +871,7 @@ absl::Status Queue::Peeked::Release() {
   if (queue_ == nullptr) {
     return absl::FailedPreconditionError("message already released or dropped");
   }
-  std::exchange(queue_, nullptr)->PublishHead(head_ + 1);
+  std::exchange(queue_, nullptr)->PublishHead(level_, head_, 1);
   return absl::OkStatus();
 }
 
@@ -742,9 +909,17 @@ absl::StatusOr<Queue::PeekedBatch> Queue::PeekBatch(size_t max_messages,
     return absl::InvalidArgumentError(
         QueueMessage(name_, "PeekBatch of 0 messages"));
   }
+  // Ring indexes name messages only in a queue of one priority: with
+  // several, each level numbers its own.
+  if (priorities_ != 1) {
+    return absl::FailedPreconditionError(QueueMessage(
+        name_, absl::StrCat("PeekBatch needs a queue of one priority; this "
+                            "one has ", priorities_)));
+  }
+  uint32_t level;
   uint64_t head, available;
   if (absl::Status s = AcquireMessages(Deadline::After(timeout), Mode::kBlock,
-                                       &head, &available);
+                                       &level, &head, &available);
       !s.ok()) {
     return s;
   }
@@ -759,10 +934,10 @@ absl::StatusOr<Queue::PeekedBatch> Queue::PeekBatch(size_t max_messages,
   for (uint64_t i = 0; i < n; ++i) {
     absl::string_view payload;
     uint32_t bad_length = 0;
-    if (!Payload(head + i, &payload, &bad_length)) {
+    if (!Payload(level, head + i, &payload, &bad_length)) {
       if (i > 0) break;  // reported by the next PeekBatch, at the head
-      PublishHead(head + 1);  // dropped, as in Receive
-      return DroppedMessage(head, bad_length);
+      PublishHead(level, head, 1);  // dropped, as in Receive
+      return DroppedMessage(level, head, bad_length);
     }
     data.push_back(payload);  // reserved: cannot throw
   }
@@ -808,7 +983,7 @@ absl::Status Queue::PeekedBatch::Release(size_t count) {
   if (count == 0) {
     queue->AbandonReceive();
   } else {
-    queue->PublishHead(first_index_ + count);
+    queue->PublishHead(0, first_index_, count);  // one priority (PeekBatch)
   }
   return absl::OkStatus();
 }
@@ -818,7 +993,7 @@ absl::Status Queue::PeekedBatch::Release(size_t count) {
 Stats Queue::GetStats() const {
   if (header_ == nullptr) return Stats();
   return internal::ReadStats(
-      *header_, internal::Geometry{capacity_, slot_size_, slot_stride_});
+      *header_, internal::Geometry{capacity_, slot_size_, slot_stride_, priorities_});
 }
 
 }  // namespace ringbuf

@@ -852,5 +852,116 @@ TEST_F(CApiOwnerTest, NamingTheOwnerRemovesTheQueue) {
   EXPECT_EQ(got, "planted");
 }
 
+// Priorities through the C API: create with levels, send at a priority,
+// receive the highest first with its priority reported, reserve and peek
+// at a priority, depth per level in the stats; a priority out of range is
+// INVALID_ARGUMENT naming the queue; a C++ handle sees the same.
+TEST(CApiTest, PrioritiesRoundTrip) {
+  ScopedQueueName name;
+  Handle h;
+  ASSERT_EQ(ringbuf_create_prioritized(name.get().c_str(), kCapacity, kSlotSize,
+                                       4, 0600, h.out()),
+            RINGBUF_OK)
+      << LastError();
+  EXPECT_EQ(ringbuf_priorities(h.get()), 4u);
+  EXPECT_EQ(ringbuf_priorities(nullptr), 0u);
+  ASSERT_EQ(ringbuf_send_priority(h.get(), "low", 3, 0, 0), RINGBUF_OK);
+  ASSERT_EQ(ringbuf_send_priority(h.get(), "high", 4, 3, -1), RINGBUF_OK);
+  ASSERT_EQ(ringbuf_send_priority(h.get(), "mid", 3, 2, 100 * kMs),
+            RINGBUF_OK);
+  EXPECT_EQ(ringbuf_send_priority(h.get(), "bad", 3, 4, 0),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+  EXPECT_TRUE(Contains(LastError(), "priority 4")) << LastError();
+
+  struct ringbuf_stats st = RINGBUF_STATS_INIT;
+  ASSERT_EQ(ringbuf_stats(h.get(), &st), RINGBUF_OK);
+  EXPECT_EQ(st.priorities, 4u);
+  EXPECT_EQ(st.depth, 3u);
+  EXPECT_EQ(st.depth_by_priority[0], 1u);
+  EXPECT_EQ(st.depth_by_priority[1], 0u);
+  EXPECT_EQ(st.depth_by_priority[2], 1u);
+  EXPECT_EQ(st.depth_by_priority[3], 1u);
+
+  ringbuf_peeked* p = nullptr;
+  const void* data = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(ringbuf_peek(h.get(), 0, &p, &data, &len), RINGBUF_OK);
+  EXPECT_EQ(std::string(static_cast<const char*>(data), len), "high");
+  EXPECT_EQ(ringbuf_peeked_priority(p), 3u);
+  ASSERT_EQ(ringbuf_peeked_release(p), RINGBUF_OK);
+
+  char buf[kSlotSize];
+  uint32_t priority = 99;
+  ASSERT_EQ(ringbuf_receive_priority(h.get(), buf, sizeof buf, &len, &priority,
+                                     0),
+            RINGBUF_OK);
+  EXPECT_EQ(std::string(buf, len), "mid");
+  EXPECT_EQ(priority, 2u);
+
+  ringbuf_reservation* r = nullptr;
+  void* slot = nullptr;
+  size_t cap = 0;
+  EXPECT_EQ(ringbuf_reserve_priority(h.get(), 9, 0, &r, &slot, &cap),
+            RINGBUF_INVALID_ARGUMENT);
+  ASSERT_EQ(ringbuf_reserve_priority(h.get(), 1, 0, &r, &slot, &cap),
+            RINGBUF_OK);
+  std::memcpy(slot, "reserved", 8);
+  ASSERT_EQ(ringbuf_reservation_commit(r, 8), RINGBUF_OK);
+
+  // A C++ handle on the same queue: the same levels and order.
+  absl::StatusOr<Queue> cpp = Queue::Open(name.get());
+  ASSERT_TRUE(cpp.ok()) << cpp.status();
+  EXPECT_EQ(cpp->priorities(), 4u);
+  std::string out;
+  ASSERT_TRUE(cpp->TryReceive(&out, &priority).ok());
+  EXPECT_EQ(out, "reserved");
+  EXPECT_EQ(priority, 1u);
+  ASSERT_EQ(ringbuf_receive_priority(h.get(), buf, sizeof buf, &len, nullptr,
+                                     0),
+            RINGBUF_OK);
+  EXPECT_EQ(std::string(buf, len), "low");
+  EXPECT_EQ(ringbuf_receive_priority(h.get(), buf, sizeof buf, &len, &priority,
+                                     0),
+            RINGBUF_UNAVAILABLE);
+
+  // The plain calls are priority 0 of the same queue.
+  ASSERT_EQ(Send(h, "plain"), RINGBUF_OK);
+  ASSERT_TRUE(cpp->TryReceive(&out, &priority).ok());
+  EXPECT_EQ(priority, 0u);
+
+  // Batches: sent at one priority, received from the highest non-empty one.
+  const ringbuf_message low[] = {{"l0", 2}, {"l1", 2}};
+  const ringbuf_message high[] = {{"h0", 2}, {"h1", 2}};
+  size_t sent = 99;
+  EXPECT_EQ(ringbuf_send_batch_priority(h.get(), low, 2, 7, &sent, 0),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_EQ(sent, 0u);
+  ASSERT_EQ(ringbuf_send_batch_priority(h.get(), low, 2, 0, &sent, 0),
+            RINGBUF_OK);
+  ASSERT_EQ(ringbuf_send_batch_priority(h.get(), high, 2, 2, &sent, 0),
+            RINGBUF_OK);
+  char batch[4 * kSlotSize];
+  size_t lens[4];
+  size_t count = 0;
+  ASSERT_EQ(ringbuf_receive_batch_priority(h.get(), batch, sizeof batch, lens,
+                                           4, &count, &priority, 0),
+            RINGBUF_OK);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(std::string(batch, lens[0] + lens[1]), "h0h1");
+  EXPECT_EQ(priority, 2u);
+  ASSERT_EQ(ringbuf_receive_batch_priority(h.get(), batch, sizeof batch, lens,
+                                           4, &count, &priority, 0),
+            RINGBUF_OK);
+  EXPECT_EQ(std::string(batch, lens[0] + lens[1]), "l0l1");
+  EXPECT_EQ(priority, 0u);
+
+  Handle bad;
+  EXPECT_EQ(ringbuf_create_prioritized(name.get().c_str(), kCapacity,
+                                       kSlotSize, 33, 0600, bad.out()),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(LastError(), "priorities")) << LastError();
+}
+
 }  // namespace
 }  // namespace ringbuf

@@ -951,6 +951,56 @@ TEST(CliStat, JsonIsOneFlatObjectWithCapacitySlotSizeAndDepth) {
   EXPECT_EQ(Depth(name), 3u);
 }
 
+// Priorities: create --priorities, send --priority, recv --show_priority
+// (highest first, FIFO within one), stat's depth per priority (flat JSON).
+TEST(CliPriorities, CreateSendRecvAndStatPerPriority) {
+  ScopedQueueName name;
+  ASSERT_TRUE(Succeeded(RunCtl({"create", name, "--capacity=8",
+                                "--slot_size=32", "--priorities=4"})));
+  ASSERT_TRUE(Succeeded(RunCtl({"send", name, "low1", "low2"})));
+  ASSERT_TRUE(Succeeded(RunCtl({"send", name, "--priority=3", "urgent"})));
+  ASSERT_TRUE(Succeeded(RunCtl({"send", name, "--priority=1"}, "mid\n")));
+  Outcome refused = RunCtl({"send", name, "--priority=4", "x"});
+  EXPECT_EQ(refused.code(), 1) << refused.Describe();
+  EXPECT_NE(refused.err.find("priority 4"), std::string::npos)
+      << refused.Describe();
+  Outcome st = RunCtl({"stat", name, "--json"});
+  ASSERT_TRUE(Succeeded(st));
+  std::map<std::string, std::string> fields;
+  std::string error;
+  ASSERT_TRUE(ParseFlatJsonObject(st.out, &fields, &error))
+      << error << st.Describe();
+  EXPECT_EQ(fields["priorities"], "4") << st.Describe();
+  EXPECT_EQ(fields["depth"], "4") << st.Describe();
+  EXPECT_EQ(fields["depth_priority_0"], "2") << st.Describe();
+  EXPECT_EQ(fields["depth_priority_1"], "1") << st.Describe();
+  EXPECT_EQ(fields["depth_priority_2"], "0") << st.Describe();
+  EXPECT_EQ(fields["depth_priority_3"], "1") << st.Describe();
+  Outcome o = RunCtl({"recv", name, "--show_priority"});
+  ASSERT_TRUE(Succeeded(o));
+  EXPECT_EQ(o.out, "3\turgent\n1\tmid\n0\tlow1\n0\tlow2\n") << o.Describe();
+}
+
+TEST(CliPriorities, BadPriorityFlagsAreUsageErrors) {
+  ScopedQueueName name;
+  for (const char* bad : {"--priorities=0", "--priorities=33",
+                          "--priorities=two"}) {
+    Outcome o = RunCtl({"create", name, "--capacity=2", "--slot_size=8", bad});
+    EXPECT_EQ(o.code(), 2) << o.Describe();
+    EXPECT_FALSE(Exists(name)) << bad;
+  }
+  ASSERT_TRUE(Succeeded(
+      RunCtl({"create", name, "--capacity=2", "--slot_size=8"})));
+  for (const char* bad : {"--priority=-1", "--priority=abc", "--priority=32"}) {
+    Outcome o = RunCtl({"send", name, bad, "x"});
+    EXPECT_EQ(o.code(), 2) << o.Describe();
+  }
+  EXPECT_EQ(Depth(name), 0u);
+  // --priority belongs to send, --show_priority to recv.
+  EXPECT_EQ(RunCtl({"recv", name, "--priority=0"}).code(), 2);
+  EXPECT_EQ(RunCtl({"send", name, "--show_priority", "x"}).code(), 2);
+}
+
 TEST(CliStat, TheFlatJsonCheckerRejectsWhatIsNotOneFlatObject) {
   std::map<std::string, std::string> f;
   std::string e;

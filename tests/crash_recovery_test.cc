@@ -292,5 +292,205 @@ TEST(CrashRecoveryTest, StatsWorkWhileADeadProcessHoldsTheLock) {
   EXPECT_EQ(st.send_lock_owner_deaths, 0u);  // not repaired until next lock
 }
 
+// ---------------------------------------------------------------------------
+// Several priorities (internal/priority_levels.h): every window above at one
+// level of a 4-level queue, plus the two new ones between a level's index
+// and the header's (kSendCounted, kReceiveLevelTaken). Besides the checks
+// above, the header's tail and head must again be the sums of the levels'
+// (Stats: depth is the sum of the per-level depths), or the drain-and-fill
+// check finds a leaked or an invented slot.
+
+constexpr uint32_t kLevels = 4;
+
+Queue MakeLeveledQueue(const std::string& name) {
+  Options o;
+  o.capacity = kCapacity;
+  o.slot_size = 64;
+  o.priorities = kLevels;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  return *std::move(q);
+}
+
+struct Leveled {
+  std::string message;
+  uint32_t priority;
+  bool operator==(const Leveled& o) const {
+    return message == o.message && priority == o.priority;
+  }
+};
+
+// Once both sides were locked since the crash (so repaired), the header's
+// tail - head is again the sum of the levels' depths.
+void ExpectConsistentStats(Queue& q) {
+  Stats st = q.GetStats();
+  uint64_t sum = 0;
+  for (uint32_t l = 0; l < kLevels; ++l) sum += st.depth_by_priority[l];
+  EXPECT_EQ(st.depth, sum);
+  EXPECT_EQ(st.tail - st.head, sum)
+      << "tail " << st.tail << ", head " << st.head;
+}
+
+// Drains `q`, expecting exactly `expected`, then proves no slot leaked (at
+// every level) and the header's indexes agree with the levels'.
+void ExpectLevelsDrainToThenFullCapacity(Queue& q,
+                                         const std::vector<Leveled>& expected) {
+  for (const Leveled& want : expected) {
+    Leveled got{"", 99};
+    absl::Status s = q.ReceiveFor(&got.message, kBound, &got.priority);
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(got.message, want.message);
+    EXPECT_EQ(got.priority, want.priority);
+  }
+  std::string out;
+  EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable)
+      << "unexpected extra message: " << out;
+  ExpectConsistentStats(q);
+  for (uint64_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(q.SendFor(Msg(100 + i), i % kLevels, kBound).ok())
+        << "slot " << i << " leaked";
+  }
+  for (uint32_t l = 0; l < kLevels; ++l) {
+    EXPECT_EQ(q.TrySend("one too many", l).code(),
+              absl::StatusCode::kUnavailable);
+  }
+  for (uint64_t i = kCapacity; i-- > 0;) {  // kCapacity == kLevels: one each
+    uint32_t priority;
+    ASSERT_TRUE(q.ReceiveFor(&out, kBound, &priority).ok());
+    EXPECT_EQ(out, Msg(100 + i));
+    EXPECT_EQ(priority, i % kLevels);
+  }
+  static_assert(kCapacity == kLevels, "the loop above takes one per level");
+}
+
+class LeveledSendKilledTest : public ::testing::TestWithParam<SendCase> {};
+
+// Msg(0) at 0 and Msg(1) at 3 are queued; a child's send of Msg(2) at 2 is
+// killed at the site; the parent then sends Msg(3) at 2.
+TEST_P(LeveledSendKilledTest, QueueStaysConsistent) {
+  const SendCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0), 0).ok());
+  ASSERT_TRUE(q.Send(Msg(1), 3).ok());
+  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
+    (void)child.Send(Msg(2), 2);
+  }));
+  ASSERT_TRUE(q.SendFor(Msg(3), 2, kBound).ok());
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
+  std::vector<Leveled> expected = {{Msg(1), 3}};
+  if (c.committed) expected.push_back({Msg(2), 2});
+  expected.push_back({Msg(3), 2});
+  expected.push_back({Msg(0), 0});
+  ExpectLevelsDrainToThenFullCapacity(q, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, LeveledSendKilledTest,
+    ::testing::Values(
+        SendCase{CrashSite::kSendBeforeLock, false, false, false},
+        SendCase{CrashSite::kSendLocked, false, true, false},
+        SendCase{CrashSite::kSendMidCopy, false, true, true},
+        // tail counted the message, its level tail not yet: never
+        // published, so discarded, and the repairer takes tail back to the
+        // sum of the level tails.
+        SendCase{CrashSite::kSendCounted, false, true, true},
+        SendCase{CrashSite::kSendPublished, true, true, false},
+        SendCase{CrashSite::kSendUnlocked, true, false, false}),
+    [](const ::testing::TestParamInfo<SendCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+class LeveledReceiveKilledTest
+    : public ::testing::TestWithParam<ReceiveCase> {};
+
+// Msg(0) at 0, then Msg(1) and Msg(2) at 2 are queued; a child's receive
+// (which takes Msg(1)) is killed at the site.
+TEST_P(LeveledReceiveKilledTest, LosesAtMostTheMessageInFlight) {
+  const ReceiveCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0), 0).ok());
+  ASSERT_TRUE(q.Send(Msg(1), 2).ok());
+  ASSERT_TRUE(q.Send(Msg(2), 2).ok());
+  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
+    std::string out;
+    (void)child.Receive(&out);
+  }));
+  std::string out;
+  uint32_t priority;
+  ASSERT_TRUE(q.ReceiveFor(&out, kBound, &priority).ok());
+  EXPECT_EQ(out, c.taken ? Msg(2) : Msg(1));
+  EXPECT_EQ(priority, 2u);
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers,
+            c.held_the_lock && c.taken ? 1u : 0u);
+  std::vector<Leveled> rest;
+  if (!c.taken) rest.push_back({Msg(2), 2});
+  rest.push_back({Msg(0), 0});
+  ExpectLevelsDrainToThenFullCapacity(q, rest);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, LeveledReceiveKilledTest,
+    ::testing::Values(
+        ReceiveCase{CrashSite::kReceiveBeforeLock, false, false},
+        ReceiveCase{CrashSite::kReceiveLocked, false, true},
+        ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
+        // The level head moved, head not yet: taken, and the repairer
+        // brings head up to the sum of the level heads.
+        ReceiveCase{CrashSite::kReceiveLevelTaken, true, true},
+        ReceiveCase{CrashSite::kReceiveTaken, true, true},
+        ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
+    [](const ::testing::TestParamInfo<ReceiveCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+// A consumer asleep on an empty 4-level queue gets a message whose producer
+// died after publishing it in its level, before waking anyone, with no other
+// producer to repair the lock: its re-check reads the level tails.
+TEST(CrashRecoveryTest, LeveledSleepingConsumerGetsMessageWhosePosterDied) {
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name);
+  std::string out;
+  uint32_t priority = 0;
+  absl::Status got;
+  std::thread consumer([&] { got = q.ReceiveFor(&out, kBound, &priority); });
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kReceivers, kBound));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendPublished,
+                          [](Queue& child) { (void)child.Send(Msg(7), 3); }));
+  consumer.join();
+  ASSERT_TRUE(got.ok()) << got;
+  EXPECT_EQ(out, Msg(7));
+  EXPECT_EQ(priority, 3u);
+}
+
+// A producer asleep on a full 4-level queue gets the slot a consumer freed
+// in its level before dying (head not yet moved, no consumer to repair the
+// lock): its re-check sums the level heads.
+TEST(CrashRecoveryTest, LeveledSleepingProducerGetsSlotWhoseFreerDied) {
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name);
+  for (uint64_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(q.Send(Msg(i), i % kLevels).ok());
+  }
+  absl::Status sent;
+  std::thread producer([&] { sent = q.SendFor(Msg(9), 1, kBound); });
+  ASSERT_TRUE(testing::AwaitSleeper(name, testing::Side::kSenders, kBound));
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kReceiveLevelTaken,
+                          [](Queue& child) {
+                            std::string out;
+                            (void)child.Receive(&out);
+                          }));
+  producer.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  // Msg(3) at 3 went with the dead consumer.
+  ExpectLevelsDrainToThenFullCapacity(
+      q, {{Msg(2), 2}, {Msg(1), 1}, {Msg(9), 1}, {Msg(0), 0}});
+}
+
 }  // namespace
 }  // namespace ringbuf

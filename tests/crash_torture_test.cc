@@ -19,6 +19,10 @@
 //   * after draining, exactly `capacity` TrySends succeed (no leaked slot).
 // Phase 2 kills consumers instead: no duplicates, nothing unsent, and the
 // number of messages lost is at most the number of consumer kills.
+// Both phases run on a plain queue and on one of 4 priorities, where each
+// message goes at a priority derived from it (mixed, known to the checker):
+// it must arrive at that priority, and order is kept per producer and
+// priority (across priorities, a higher one overtakes by design).
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -30,8 +34,10 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "ringbuf/queue.h"
@@ -55,6 +61,7 @@ struct Entry {
   uint16_t slot;
   uint16_t gen;
   uint32_t seq;
+  uint32_t priority;
 };
 
 struct Shared {
@@ -101,6 +108,13 @@ std::string Encode(uint16_t slot, uint16_t gen, uint32_t seq) {
   return msg;
 }
 
+// The priority message `seq` of (slot, gen) is sent at: mixed, and known to
+// the checker.
+uint32_t PriorityOf(uint16_t slot, uint16_t gen, uint32_t seq,
+                    uint32_t priorities) {
+  return ((seq * 2654435761u) >> 7 ^ slot ^ gen) % priorities;
+}
+
 bool Decode(const std::string& msg, Header* h) {
   if (msg.size() < sizeof(Header)) return false;
   std::memcpy(h, msg.data(), sizeof(*h));
@@ -118,7 +132,9 @@ int RunProducer(const std::string& name, Shared* s, uint16_t slot,
   if (!q.ok()) return 1;
   for (uint32_t seq = 0; seq < limit && !s->stop_producers.load(); ++seq) {
     absl::Time start = absl::Now();
-    absl::Status st = q->SendFor(Encode(slot, gen, seq), kSendTimeout);
+    absl::Status st =
+        q->SendFor(Encode(slot, gen, seq),
+                   PriorityOf(slot, gen, seq, q->priorities()), kSendTimeout);
     TimedCheck(s, start, kSendTimeout);
     if (!st.ok()) {
       s->send_failures.fetch_add(1);
@@ -135,14 +151,16 @@ int RunConsumer(const std::string& name, Shared* s, uint16_t id) {
   std::string msg;
   for (;;) {
     absl::Time start = absl::Now();
-    absl::Status st = q->ReceiveFor(&msg, kCallTimeout);
+    uint32_t priority = 0;
+    absl::Status st = q->ReceiveFor(&msg, kCallTimeout, &priority);
     TimedCheck(s, start, kCallTimeout);
     if (absl::IsDeadlineExceeded(st) || absl::IsUnavailable(st)) {
       if (s->stop_consumers.load()) return 0;
       continue;
     }
     Header h;
-    if (!st.ok() || !Decode(msg, &h)) {
+    if (!st.ok() || !Decode(msg, &h) ||
+        priority != PriorityOf(h.slot, h.gen, h.seq, q->priorities())) {
       s->bad_messages.fetch_add(1);
       continue;
     }
@@ -153,6 +171,7 @@ int RunConsumer(const std::string& name, Shared* s, uint16_t id) {
     e.slot = h.slot;
     e.gen = h.gen;
     e.seq = h.seq;
+    e.priority = priority;
     e.valid.store(1, std::memory_order_release);
   }
 }
@@ -162,14 +181,15 @@ using Received = std::map<std::pair<int, int>, std::map<uint32_t, int>>;
 
 Received Collect(Shared* s, int* out_of_order) {
   Received got;
-  std::map<std::pair<int, int>, std::pair<int, int64_t>> last;  // (consumer, slot)
+  // (consumer, slot, priority) -> the last (gen, seq)
+  std::map<std::tuple<int, int, uint32_t>, std::pair<int, int64_t>> last;
   *out_of_order = 0;
   uint64_t n = std::min<uint64_t>(s->next_entry.load(), kMaxEntries);
   for (uint64_t i = 0; i < n; ++i) {
     const Entry& e = s->entries[i];
     if (e.valid.load(std::memory_order_acquire) == 0) continue;
     ++got[{e.slot, e.gen}][e.seq];
-    auto key = std::make_pair(int{e.consumer}, int{e.slot});
+    auto key = std::make_tuple(int{e.consumer}, int{e.slot}, e.priority);
     auto now = std::make_pair(int{e.gen}, int64_t{e.seq});
     auto it = last.find(key);
     if (it != last.end() && !(it->second < now)) ++*out_of_order;
@@ -184,7 +204,7 @@ void ExpectExactlyCapacityFreeSlots(const std::string& name) {
   std::string msg;
   ASSERT_EQ(q->TryReceive(&msg).code(), absl::StatusCode::kUnavailable);
   uint64_t sent = 0;
-  while (q->TrySend("x").ok()) ++sent;
+  while (q->TrySend("x", sent % q->priorities()).ok()) ++sent;
   EXPECT_EQ(sent, kCapacity) << "slots leaked or invented";
 }
 
@@ -194,11 +214,14 @@ uint32_t Seed() {
   return seed;
 }
 
-TEST(CrashTortureTest, KilledProducersNeverLoseDuplicateOrTearCommittedMessages) {
+class CrashTortureTest : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(CrashTortureTest, KilledProducersNeverLoseDuplicateOrTearCommittedMessages) {
   testing::ScopedQueueName name;
   Options o;
   o.capacity = kCapacity;
   o.slot_size = kSlotSize;
+  o.priorities = GetParam();
   ASSERT_TRUE(Queue::Create(name, o).ok());
   SharedMemory shared;
   Shared* s = shared.get();
@@ -277,11 +300,12 @@ TEST(CrashTortureTest, KilledProducersNeverLoseDuplicateOrTearCommittedMessages)
               static_cast<unsigned long long>(committed_unacknowledged));
 }
 
-TEST(CrashTortureTest, KilledConsumersLoseAtMostOneMessageEach) {
+TEST_P(CrashTortureTest, KilledConsumersLoseAtMostOneMessageEach) {
   testing::ScopedQueueName name;
   Options o;
   o.capacity = kCapacity;
   o.slot_size = kSlotSize;
+  o.priorities = GetParam();
   ASSERT_TRUE(Queue::Create(name, o).ok());
   SharedMemory shared;
   Shared* s = shared.get();
@@ -340,6 +364,11 @@ TEST(CrashTortureTest, KilledConsumersLoseAtMostOneMessageEach) {
   std::printf("consumer kills %d, messages lost with them %llu\n", kKills,
               static_cast<unsigned long long>(lost));
 }
+
+INSTANTIATE_TEST_SUITE_P(Priorities, CrashTortureTest, ::testing::Values(1u, 4u),
+                         [](const ::testing::TestParamInfo<uint32_t>& info) {
+                           return absl::StrCat(info.param, "Levels");
+                         });
 
 }  // namespace
 }  // namespace ringbuf

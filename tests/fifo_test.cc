@@ -85,7 +85,9 @@ TEST(FifoTest, OversizedMessageIsRefusedAndNothingIsEnqueued) {
   ScopedQueueName name;
   Queue q = MakeQueue(name, 2, 100);
   ASSERT_TRUE(q.Send("before").ok());
-  for (auto call : {&Queue::Send, &Queue::TrySend}) {
+  // Send and TrySend are overloaded (with a priority): name the one meant.
+  using SendCall = absl::Status (Queue::*)(absl::string_view);
+  for (SendCall call : {SendCall{&Queue::Send}, SendCall{&Queue::TrySend}}) {
     absl::Status s = (q.*call)(std::string(101, 'z'));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
     EXPECT_NE(s.message().find("slot_size"), std::string::npos) << s;

@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -163,6 +164,57 @@ TEST(InvalidMappingTest, ScribbledLockKindIsDataLossNotACrash) {
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
     EXPECT_NE(s.message().find("kind"), std::string::npos) << s;
   }
+}
+
+Queue MakeLeveledQueue(const std::string& name, uint32_t priorities) {
+  Options o = Small();
+  o.priorities = priorities;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  return *std::move(q);
+}
+
+// The priority count is validated like the rest of the header.
+TEST(InvalidMappingTest, CorruptPriorityCountIsDataLoss) {
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name, 4);
+  for (uint32_t bad : {0u, 3u, 5u, kMaxPriorities + 1, ~0u}) {
+    RawView(name).header()->priorities = bad;
+    absl::StatusOr<Queue> opened = Queue::Open(name);
+    ASSERT_EQ(opened.status().code(), absl::StatusCode::kDataLoss)
+        << bad << ": " << opened.status();
+    EXPECT_NE(opened.status().message().find(name.get()), std::string::npos);
+  }
+  RawView(name).header()->priorities = 4;
+  EXPECT_TRUE(Queue::Open(name).ok());
+}
+
+// A corrupt level index is DataLoss naming the priority, never a crash nor
+// an access outside the mapping; the other levels are unaffected.
+TEST(InvalidMappingTest, CorruptLevelIndexIsDataLoss) {
+  ScopedQueueName name;
+  Queue q = MakeLeveledQueue(name, 4);
+  ASSERT_TRUE(q.Send("kept", 1).ok());
+  {
+    RawView view(name);
+    view.levels().tail[2].store(1000);  // 1000 messages in a ring of 4
+  }
+  std::string out;
+  absl::Status s = q.TryReceive(&out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("priority 2"), std::string::npos) << s;
+  {
+    RawView view(name);
+    view.levels().tail[2].store(0);
+    view.levels().head[3].store(5);  // head past tail
+  }
+  s = q.TryReceive(&out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  RawView(name).levels().head[3].store(0);
+  uint32_t priority;
+  ASSERT_TRUE(q.TryReceive(&out, &priority).ok());
+  EXPECT_EQ(out, "kept");
+  EXPECT_EQ(priority, 1u);
 }
 
 }  // namespace

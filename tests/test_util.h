@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/options.h"
 
 namespace ringbuf {
@@ -31,6 +32,10 @@ class RawView {
 
   internal::Header* header() { return static_cast<internal::Header*>(data_); }
   char* bytes() { return static_cast<char*>(data_); }
+  // The level indexes of a queue of several priorities.
+  internal::Levels levels() {
+    return internal::Levels::At(data_, header()->priorities);
+  }
 
  private:
   void* data_;

@@ -65,10 +65,12 @@ def remove(name, *, owner=None):
 class Queue(_ringbuf.Queue):
     """A handle on a shared-memory queue. Made by the class methods:
 
-    Queue.create(name, capacity, slot_size, mode=0o600)
+    Queue.create(name, capacity, slot_size, mode=0o600, *, priorities=1)
         A new, empty queue of ``capacity`` messages of up to ``slot_size``
         bytes, with permission bits ``mode``. QueueExists if the name is
-        taken.
+        taken. ``priorities`` (1..32) levels of priority: get() returns the
+        oldest message of the highest non-empty priority. The capacity is
+        shared by all priorities; each costs a ring of ``capacity`` slots.
     Queue.open(name, *, owner=None)
         The existing queue; QueueNotFound if there is none.
     Queue.open_or_create(name, capacity, slot_size, mode=0o600, *, owner=None)
@@ -84,8 +86,10 @@ class Queue(_ringbuf.Queue):
         a user name ("svc-a"), or a uid (an int, or a string of digits).
 
     Methods (timeouts in seconds; None waits as long as it takes):
-      put(data, block=True, timeout=None), put_nowait(data)
+      put(data, block=True, timeout=None, *, priority=0), put_nowait(data)
+          priority 0 (lowest) .. priorities-1 (InvalidArgument beyond)
       get(block=True, timeout=None) -> bytes, get_nowait() -> bytes
+      get_with_priority(block=True, timeout=None) -> (bytes, priority)
       put_many(messages, timeout=None) -> count
           Sends in order, waking consumers once per group that fits. On a
           timeout the exception's ``sent`` says how many went.
@@ -105,7 +109,7 @@ class Queue(_ringbuf.Queue):
       await get_async(timeout=None) -> bytes: get() for asyncio.
       shutdown(): makes every waiting and later call raise ShutDown.
       close(): detaches; also at the end of a ``with`` block.
-    Properties: name ("/jobs"), capacity, slot_size, closed.
+    Properties: name ("/jobs"), capacity, slot_size, priorities, closed.
 
     A handle may be shared by threads. After fork(), a child may use the
     handles it inherited (fileno() excepted: make a new handle); pickling a

@@ -105,3 +105,6 @@ class Stats:
     receive_lock_owner_deaths: int
     discarded_partial_sends: int  # sends that died mid-copy
     receives_lost_to_dead_consumers: int
+    priorities: int = 1          # the queue's number of priorities
+    # messages waiting at each priority, 0 (lowest) first
+    depth_by_priority: tuple = ()

@@ -113,6 +113,7 @@ typedef struct {
   PyObject* name;             /* str */
   uint64_t capacity;
   uint32_t slot_size;
+  uint32_t priorities;
   Py_ssize_t busy;            /* calls in progress + live peeks */
   /* get_many's buffer, kept between calls: a fresh one per call costs the
    * page faults of a new heap extension each time. One caller at a time
@@ -250,20 +251,29 @@ static int get_message(QueueObject* self, PyObject* data, Py_buffer* view,
 
 /* -- put -- */
 
+typedef struct {
+  Py_buffer view;
+  uint32_t priority;
+} SendCtx;
+
 static int attempt_send(QueueObject* self, void* ctx, int64_t timeout_ns) {
-  const Py_buffer* view = ctx;
-  return ringbuf_send(self->q, view->buf, (size_t)view->len, timeout_ns);
+  const SendCtx* send = ctx;
+  return ringbuf_send_priority(self->q, send->view.buf,
+                               (size_t)send->view.len, send->priority,
+                               timeout_ns);
 }
 
-static PyObject* do_put(QueueObject* self, PyObject* data, int64_t timeout_ns) {
-  Py_buffer view;
+static PyObject* do_put(QueueObject* self, PyObject* data, int64_t timeout_ns,
+                        uint32_t priority) {
+  SendCtx send;
+  send.priority = priority;
   if (queue_enter(self) < 0) return NULL;
-  if (get_message(self, data, &view, -1) < 0) {
+  if (get_message(self, data, &send.view, -1) < 0) {
     queue_leave(self);
     return NULL;
   }
-  const int rc = wait_loop(self, attempt_send, &view, timeout_ns);
-  PyBuffer_Release(&view);
+  const int rc = wait_loop(self, attempt_send, &send, timeout_ns);
+  PyBuffer_Release(&send.view);
   queue_leave(self);
   if (rc == RINGBUF_OK) Py_RETURN_NONE;
   if (rc < 0) return NULL;
@@ -272,13 +282,16 @@ static PyObject* do_put(QueueObject* self, PyObject* data, int64_t timeout_ns) {
 
 /* Parses the optional (block=True, timeout=None) arguments of put and get,
  * positional from `first`, or by keyword, into a timeout in nanoseconds (0
- * for block=False). Hand-written: the argument parser of
+ * for block=False); and, if `priority` is not NULL, the keyword-only
+ * priority=0 of put. Hand-written: the argument parser of
  * PyArg_ParseTupleAndKeywords costs as much as a whole uncontended send. */
 static int parse_block_timeout(const char* function, PyObject* const* args,
                                Py_ssize_t nargs, Py_ssize_t first,
-                               PyObject* kwnames, int64_t* timeout_ns) {
+                               PyObject* kwnames, int64_t* timeout_ns,
+                               uint32_t* priority) {
   PyObject* block = nargs > first ? args[first] : NULL;
   PyObject* timeout = nargs > first + 1 ? args[first + 1] : NULL;
+  PyObject* level = NULL;
   if (nargs > first + 2) {
     PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments", function,
                  first + 2);
@@ -290,12 +303,22 @@ static int parse_block_timeout(const char* function, PyObject* const* args,
     PyObject** slot = NULL;
     if (PyUnicode_CompareWithASCIIString(key, "block") == 0) slot = &block;
     if (PyUnicode_CompareWithASCIIString(key, "timeout") == 0) slot = &timeout;
+    if (priority != NULL &&
+        PyUnicode_CompareWithASCIIString(key, "priority") == 0) {
+      slot = &level;
+    }
     if (slot == NULL || *slot != NULL) {
       PyErr_Format(PyExc_TypeError, "%s() got an unexpected or repeated "
                    "keyword argument '%U'", function, key);
       return -1;
     }
     *slot = args[nargs + i];
+  }
+  if (level != NULL) {
+    const unsigned long p = PyLong_AsUnsignedLong(level);
+    if (p == (unsigned long)-1 && PyErr_Occurred()) return -1;
+    /* Larger values are out of range for every queue: the library says so. */
+    *priority = p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
   }
   if (block != NULL) {
     const int b = PyObject_IsTrue(block);
@@ -315,14 +338,16 @@ static PyObject* queue_put(QueueObject* self, PyObject* const* args,
     PyErr_SetString(PyExc_TypeError, "put() missing its argument 'data'");
     return NULL;
   }
-  if (parse_block_timeout("put", args, nargs, 1, kwnames, &timeout_ns) < 0) {
+  uint32_t priority = 0;
+  if (parse_block_timeout("put", args, nargs, 1, kwnames, &timeout_ns,
+                          &priority) < 0) {
     return NULL;
   }
-  return do_put(self, args[0], timeout_ns);
+  return do_put(self, args[0], timeout_ns, priority);
 }
 
 static PyObject* queue_put_nowait(QueueObject* self, PyObject* data) {
-  return do_put(self, data, 0);
+  return do_put(self, data, 0, 0);
 }
 
 /* -- get -- */
@@ -330,14 +355,18 @@ static PyObject* queue_put_nowait(QueueObject* self, PyObject* data) {
 typedef struct {
   char* buf;
   size_t len;
+  uint32_t priority;
 } ReceiveCtx;
 
 static int attempt_receive(QueueObject* self, void* ctx, int64_t timeout_ns) {
   ReceiveCtx* r = ctx;
-  return ringbuf_receive(self->q, r->buf, self->slot_size, &r->len, timeout_ns);
+  return ringbuf_receive_priority(self->q, r->buf, self->slot_size, &r->len,
+                                  &r->priority, timeout_ns);
 }
 
-static PyObject* do_get(QueueObject* self, int64_t timeout_ns) {
+/* The next message; its priority in *priority if that is not NULL. */
+static PyObject* do_get(QueueObject* self, int64_t timeout_ns,
+                        uint32_t* priority) {
   if (queue_enter(self) < 0) return NULL;
   /* Received straight into a bytes object of slot_size, then shrunk. */
   PyObject* bytes = PyBytes_FromStringAndSize(NULL, self->slot_size);
@@ -345,7 +374,7 @@ static PyObject* do_get(QueueObject* self, int64_t timeout_ns) {
     queue_leave(self);
     return NULL;
   }
-  ReceiveCtx r = {PyBytes_AS_STRING(bytes), 0};
+  ReceiveCtx r = {PyBytes_AS_STRING(bytes), 0, 0};
   int rc = wait_loop(self, attempt_receive, &r, timeout_ns);
   if (rc == RINGBUF_UNAVAILABLE && timeout_ns == 0 && self->notifier != NULL) {
     /* Empty, with fileno() in use: reset the fd so that it polls readable
@@ -363,21 +392,39 @@ static PyObject* do_get(QueueObject* self, int64_t timeout_ns) {
   if (r.len != self->slot_size && _PyBytes_Resize(&bytes, (Py_ssize_t)r.len) < 0) {
     return NULL;
   }
+  if (priority != NULL) *priority = r.priority;
   return bytes;
 }
 
 static PyObject* queue_get(QueueObject* self, PyObject* const* args,
                            Py_ssize_t nargs, PyObject* kwnames) {
   int64_t timeout_ns;
-  if (parse_block_timeout("get", args, nargs, 0, kwnames, &timeout_ns) < 0) {
+  if (parse_block_timeout("get", args, nargs, 0, kwnames, &timeout_ns,
+                          NULL) < 0) {
     return NULL;
   }
-  return do_get(self, timeout_ns);
+  return do_get(self, timeout_ns, NULL);
 }
 
 static PyObject* queue_get_nowait(QueueObject* self, PyObject* unused) {
   (void)unused;
-  return do_get(self, 0);
+  return do_get(self, 0, NULL);
+}
+
+/* get(), returning (message, priority). */
+static PyObject* queue_get_with_priority(QueueObject* self,
+                                         PyObject* const* args,
+                                         Py_ssize_t nargs, PyObject* kwnames) {
+  int64_t timeout_ns;
+  if (parse_block_timeout("get_with_priority", args, nargs, 0, kwnames,
+                          &timeout_ns, NULL) < 0) {
+    return NULL;
+  }
+  uint32_t priority = 0;
+  PyObject* message = do_get(self, timeout_ns, &priority);
+  if (message == NULL) return NULL;
+  PyObject* pair = Py_BuildValue("(NI)", message, (unsigned int)priority);
+  return pair;
 }
 
 /* -- put_many -- */
@@ -720,8 +767,18 @@ static PyObject* queue_stats(QueueObject* self, PyObject* unused) {
   const int rc = ringbuf_stats(self->q, &s);
   queue_leave(self);
   if (rc != RINGBUF_OK) return raise_code(rc);
+  PyObject* depths = PyTuple_New(s.priorities);
+  if (depths == NULL) return NULL;
+  for (uint32_t l = 0; l < s.priorities; ++l) {
+    PyObject* d = PyLong_FromUnsignedLongLong(s.depth_by_priority[l]);
+    if (d == NULL) {
+      Py_DECREF(depths);
+      return NULL;
+    }
+    PyTuple_SET_ITEM(depths, l, d);
+  }
   PyObject* kwargs = Py_BuildValue(
-      "{s:K,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+      "{s:K,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:N}",
       "capacity", (unsigned long long)s.capacity, "slot_size", s.slot_size,
       "depth", (unsigned long long)s.depth, "head", (unsigned long long)s.head,
       "tail", (unsigned long long)s.tail, "total_sent",
@@ -731,7 +788,8 @@ static PyObject* queue_stats(QueueObject* self, PyObject* unused) {
       (unsigned long long)s.receive_lock_owner_deaths, "discarded_partial_sends",
       (unsigned long long)s.discarded_partial_sends,
       "receives_lost_to_dead_consumers",
-      (unsigned long long)s.receives_lost_to_dead_consumers);
+      (unsigned long long)s.receives_lost_to_dead_consumers, "priorities",
+      s.priorities, "depth_by_priority", depths);
   if (kwargs == NULL) return NULL;
   PyObject* empty = PyTuple_New(0);
   PyObject* stats = empty == NULL ? NULL : PyObject_Call(g_stats_class, empty, kwargs);
@@ -803,6 +861,7 @@ static PyObject* queue_wrap(PyTypeObject* cls, int rc, ringbuf_queue* q,
   self->q = q;
   self->capacity = ringbuf_capacity(q);
   self->slot_size = ringbuf_slot_size(q);
+  self->priorities = ringbuf_priorities(q);
   Py_INCREF(owner);
   self->owner = owner;
   /* The normalized name, as the C++ API keeps it. */
@@ -816,13 +875,16 @@ static PyObject* queue_wrap(PyTypeObject* cls, int rc, ringbuf_queue* q,
 }
 
 static PyObject* queue_create(PyTypeObject* cls, PyObject* args, PyObject* kwargs) {
-  static char* keywords[] = {"name", "capacity", "slot_size", "mode", NULL};
+  static char* keywords[] = {"name", "capacity", "slot_size", "mode",
+                             "priorities", NULL};
   const char* name;
   unsigned long long capacity;
   unsigned long slot_size;
   unsigned int mode = 0600;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I:create", keywords, &name,
-                                   &capacity, &slot_size, &mode)) {
+  unsigned int priorities = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I$I:create", keywords,
+                                   &name, &capacity, &slot_size, &mode,
+                                   &priorities)) {
     return NULL;
   }
   if (slot_size > UINT32_MAX) {
@@ -832,7 +894,8 @@ static PyObject* queue_create(PyTypeObject* cls, PyObject* args, PyObject* kwarg
   ringbuf_queue* q = NULL;
   int rc;
   Py_BEGIN_ALLOW_THREADS
-  rc = ringbuf_create(name, capacity, (uint32_t)slot_size, mode, &q);
+  rc = ringbuf_create_prioritized(name, capacity, (uint32_t)slot_size,
+                                  priorities, mode, &q);
   Py_END_ALLOW_THREADS
   return queue_wrap(cls, rc, q, name, Py_None);
 }
@@ -965,6 +1028,11 @@ static PyObject* queue_get_slot_size(QueueObject* self, void* unused) {
   return PyLong_FromUnsignedLong(self->slot_size);
 }
 
+static PyObject* queue_get_priorities(QueueObject* self, void* unused) {
+  (void)unused;
+  return PyLong_FromUnsignedLong(self->priorities);
+}
+
 static PyObject* queue_get_closed(QueueObject* self, void* unused) {
   (void)unused;
   return PyBool_FromLong(self->q == NULL || self->closing);
@@ -981,6 +1049,8 @@ static PyGetSetDef queue_getset[] = {
     {"name", (getter)queue_get_name, NULL, "The normalized name ('/orders').", NULL},
     {"capacity", (getter)queue_get_capacity, NULL, "How many messages it holds.", NULL},
     {"slot_size", (getter)queue_get_slot_size, NULL, "The longest message, in bytes.", NULL},
+    {"priorities", (getter)queue_get_priorities, NULL,
+     "Its number of priorities (put's priority= is 0..priorities-1).", NULL},
     {"closed", (getter)queue_get_closed, NULL, "True after close().", NULL},
     {"_owner", (getter)queue_get_owner, NULL, "The owner= of the open.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -997,6 +1067,8 @@ static PyMethodDef queue_methods[] = {
     {"put_nowait", (PyCFunction)queue_put_nowait, METH_O, NULL},
     {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS, NULL},
     {"get_nowait", (PyCFunction)queue_get_nowait, METH_NOARGS, NULL},
+    {"get_with_priority", (PyCFunction)(void (*)(void))queue_get_with_priority,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
     {"put_many", (PyCFunction)(void (*)(void))queue_put_many,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"get_many", (PyCFunction)(void (*)(void))queue_get_many,

@@ -339,6 +339,48 @@ def test_stats_is_a_dataclass_snapshot(q):
     assert s.discarded_partial_sends == s.receives_lost_to_dead_consumers == 0
 
 
+# ---- Priorities --------------------------------------------------------------
+
+def test_priorities_highest_first_fifo_within(qname):
+    with ringbuf.Queue.create(qname, 8, 32, priorities=4) as q, \
+            ringbuf.Queue.open(qname) as other:
+        assert q.priorities == other.priorities == 4
+        q.put(b"data0")
+        q.put(b"data1", priority=0)
+        q.put(b"flush", priority=2)
+        q.put(b"stop", True, None, priority=3)
+        q.put(b"flush2", timeout=1, priority=2)
+        s = q.stats()
+        assert (s.priorities, s.depth) == (4, 5)
+        assert s.depth_by_priority == (2, 0, 2, 1)
+        got = [other.get_with_priority(timeout=WAIT) for _ in range(5)]
+        assert got == [(b"stop", 3), (b"flush", 2), (b"flush2", 2),
+                       (b"data0", 0), (b"data1", 0)]
+        with pytest.raises(ringbuf.Empty):
+            q.get_with_priority(block=False)
+
+
+def test_priority_out_of_range_and_shared_capacity(qname):
+    with ringbuf.Queue.create(qname, 2, 8, priorities=2) as q:
+        for bad in (2, 2**40):
+            with pytest.raises(ringbuf.InvalidArgument, match="priority"):
+                q.put(b"x", priority=bad)
+        with pytest.raises(OverflowError):
+            q.put(b"x", priority=-1)
+        q.put(b"a", priority=1)
+        q.put(b"b", priority=0)
+        with pytest.raises(ringbuf.Full):  # full for every priority
+            q.put(b"c", block=False, priority=1)
+        assert q.get() == b"a"
+    with ringbuf.Queue.create(qname + "-plain", 2, 8) as plain:
+        assert plain.priorities == 1 and plain.stats().depth_by_priority == (0,)
+        with pytest.raises(ringbuf.InvalidArgument):
+            plain.put(b"x", priority=1)
+    ringbuf.remove(qname + "-plain")
+    with pytest.raises(ringbuf.InvalidArgument, match="priorities"):
+        ringbuf.Queue.create(qname + "-bad", 2, 8, priorities=33)
+
+
 def test_close_detaches_and_later_calls_are_value_errors(qname):
     q = ringbuf.Queue.create(qname, 2, 8)
     q.put(b"kept")

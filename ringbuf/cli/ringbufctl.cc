@@ -61,6 +61,9 @@ std::string AbslUnparseFlag(const FlagText& flag) { return flag.text; }
 ABSL_FLAG(FlagText, capacity, {}, "create: number of slots");
 ABSL_FLAG(FlagText, slot_size, {}, "create: largest message in bytes");
 ABSL_FLAG(FlagText, mode, {}, "create: octal permission bits");
+ABSL_FLAG(FlagText, priorities, {}, "create: number of message priorities");
+ABSL_FLAG(FlagText, priority, {}, "send: the messages' priority (0 lowest)");
+ABSL_FLAG(bool, show_priority, false, "recv: print each message's priority");
 ABSL_FLAG(FlagText, timeout, {}, "send/recv: how long to wait");
 ABSL_FLAG(FlagText, count, {}, "recv: take exactly this many messages");
 ABSL_FLAG(FlagText, format, {}, "send/recv: lines or nul");
@@ -85,25 +88,31 @@ constexpr char kHelp[] =
     R"(Usage: ringbufctl COMMAND [NAME] [flags] [MESSAGE...]
 
 Commands:
-  create NAME --capacity=N --slot_size=SIZE [--mode=0600]
+  create NAME --capacity=N --slot_size=SIZE [--mode=0600] [--priorities=P]
       Make an empty queue of N slots of up to SIZE bytes each. Its whole
       size is reserved in memory (/dev/shm) now. --mode: octal permission
       bits, applied exactly; they must give the owner read and write.
-  send NAME [--timeout=D] [--format=lines|nul] [--quiet]
+      --priorities: message priorities 0..P-1 (1..32, default 1); recv
+      takes the oldest message of the highest priority first. The N slots
+      are shared by all priorities; each priority reserves memory for N.
+  send NAME [--timeout=D] [--format=lines|nul] [--quiet] [--priority=P]
        [--owner=USER|UID|any] [MESSAGE...]
       Send each MESSAGE; without any, each line of stdin (--format=nul:
       each NUL-terminated record), echoed to stdout once committed
       (--quiet: not echoed). Waits for a free slot up to D per message
       (default: forever). Stopping early, it says how many were committed
-      and which argument or line stopped it.
-  recv NAME [--count=N] [--timeout=D] [--format=lines|nul]
+      and which argument or line stopped it. --priority: send at P
+      (default 0, the lowest).
+  recv NAME [--count=N] [--timeout=D] [--format=lines|nul] [--show_priority]
        [--owner=USER|UID|any]
-      Print messages, each followed by a newline (--format=nul: a NUL).
+      Print messages, each followed by a newline (--format=nul: a NUL);
+      --show_priority: each preceded by its priority and a tab.
       A message leaves the queue only once written to stdout. --count=N
       takes exactly N, waiting up to D in all (default: forever); without
       it, drains until the queue is seen empty for D (default: 0).
   stat NAME [--json]
-      Geometry, depth, indexes, totals, crash repairs, owner and mode.
+      Geometry, depth (and per priority), indexes, totals, crash repairs,
+      owner and mode.
       Needs only read permission; takes no lock.
   list [--json]
       Every ringbuf queue in /dev/shm that you can read, with capacity,
@@ -214,6 +223,26 @@ absl::StatusOr<int64_t> SizeFlag(absl::string_view queue,
                                   " (suffixes k, m, g allowed)"));
   }
   return value * scale;
+}
+
+// --priority: a whole number in 0..kMaxPriorities-1 (0 when not given); the
+// queue itself refuses one past its own priorities.
+absl::StatusOr<uint32_t> PriorityFlag(absl::string_view queue) {
+  const FlagText flag = absl::GetFlag(FLAGS_priority);
+  if (!flag.given) return 0;
+  uint32_t value = 0;
+  const bool all_digits =
+      !flag.text.empty() &&
+      std::all_of(flag.text.begin(), flag.text.end(), [](char c) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(c));
+      });
+  if (!all_digits || !absl::SimpleAtoi(flag.text, &value) ||
+      value >= kMaxPriorities) {
+    return FlagError(queue, "priority", flag.text,
+                     absl::StrCat("is not a priority in 0..",
+                                  kMaxPriorities - 1));
+  }
+  return value;
 }
 
 // A required size flag.
@@ -373,6 +402,13 @@ int Create(const std::string& name, const std::vector<std::string>&) {
     }
     options.mode = static_cast<mode_t>(bits);
   }
+  const FlagText priorities = absl::GetFlag(FLAGS_priorities);
+  if (priorities.given) {
+    absl::StatusOr<int64_t> p =
+        SizeFlag(name, "priorities", priorities.text, kMaxPriorities);
+    if (!p.ok()) return UsageError(p.status().message());
+    options.priorities = static_cast<uint32_t>(*p);
+  }
   absl::StatusOr<Queue> queue = Queue::Create(name, options);
   if (!queue.ok()) return OpenFailed("create", queue.status());
   return kExitOk;
@@ -392,13 +428,15 @@ int Send(const std::string& name, const std::vector<std::string>& messages) {
   absl::StatusOr<Framing> framing = FormatFlag(name);
   if (!framing.ok()) return UsageError(framing.status().message());
   const bool quiet = absl::GetFlag(FLAGS_quiet);
+  absl::StatusOr<uint32_t> priority = PriorityFlag(name);
+  if (!priority.ok()) return UsageError(priority.status().message());
   absl::StatusOr<Trust> trust = OwnerFlag(name);
   if (!trust.ok()) return UsageError(trust.status().message());
   absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return OpenFailed("send", queue.status());
   if (!messages.empty()) {
     for (size_t i = 0; i < messages.size(); ++i) {
-      absl::Status s = queue->SendFor(messages[i], *timeout);
+      absl::Status s = queue->SendFor(messages[i], *priority, *timeout);
       if (!s.ok()) {
         return Fail("send", absl::Status(s.code(), absl::StrCat(
             s.message(), " (committed ", i, " of ", messages.size(),
@@ -413,7 +451,7 @@ int Send(const std::string& name, const std::vector<std::string>& messages) {
   std::string message;
   uint64_t committed = 0;
   while (std::getline(std::cin, message, framing->delimiter)) {
-    absl::Status s = queue->SendFor(message, *timeout);
+    absl::Status s = queue->SendFor(message, *priority, *timeout);
     if (!s.ok()) {
       return Fail("send", absl::Status(s.code(), absl::StrCat(
           s.message(), " (committed ", committed, " messages from stdin; ",
@@ -455,6 +493,7 @@ int Receive(const std::string& name, const std::vector<std::string>&) {
   if (!framing.ok()) return UsageError(framing.status().message());
   absl::StatusOr<Trust> trust = OwnerFlag(name);
   if (!trust.ok()) return UsageError(trust.status().message());
+  const bool show_priority = absl::GetFlag(FLAGS_show_priority);
   absl::StatusOr<Queue> queue = Queue::Open(name, *trust);
   if (!queue.ok()) return OpenFailed("recv", queue.status());
   // With --count, the timeout bounds the whole command; without, it is how
@@ -483,7 +522,12 @@ int Receive(const std::string& name, const std::vector<std::string>&) {
       return Fail("recv", absl::Status(s.code(), absl::StrCat(
           s.message(), " (", taken(n), ")")));
     }
-    if (absl::Status w = WriteAll(peeked->data(), {&framing->delimiter, 1});
+    // --show_priority: "P<tab>message" (a copy, only then).
+    const std::string shown =
+        show_priority ? absl::StrCat(peeked->priority(), "\t", peeked->data())
+                      : std::string();
+    if (absl::Status w = WriteAll(show_priority ? shown : peeked->data(),
+                                  {&framing->delimiter, 1});
         !w.ok()) {
       // Dropping the Peeked leaves the message at the head of the queue.
       return Fail("recv", absl::DataLossError(absl::StrCat(
@@ -530,7 +574,7 @@ bool WorldWritable(const QueueInfo& info) { return (info.mode & 0002) != 0; }
 std::string Describe(const std::string& name, const QueueInfo& info, bool json,
                      bool full) {
   const Stats& st = info.stats;
-  std::vector<std::pair<const char*, uint64_t>> numbers = {
+  std::vector<std::pair<std::string, uint64_t>> numbers = {
       {"capacity", st.capacity},
       {"slot_size", st.slot_size},
       {"depth", st.depth},
@@ -547,7 +591,13 @@ std::string Describe(const std::string& name, const QueueInfo& info, bool json,
          {"discarded_partial_sends", st.discarded_partial_sends},
          {"receives_lost_to_dead_consumers",
           st.receives_lost_to_dead_consumers},
-         {"bytes", info.bytes}});
+         {"bytes", info.bytes},
+         {"priorities", st.priorities}});
+    // One flat key per priority (JSON stays one flat object).
+    for (uint32_t p = 0; p < st.priorities && p < kMaxPriorities; ++p) {
+      numbers.emplace_back(absl::StrCat("depth_priority_", p),
+                           st.depth_by_priority[p]);
+    }
   }
   const std::string mode = absl::StrFormat("%04o", info.mode);
   const std::string owner = UserName(info.owner);
@@ -722,9 +772,12 @@ struct Command {
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {"create", true, false, {"capacity", "slot_size", "mode"}, Create},
-      {"send", true, true, {"timeout", "format", "quiet", "owner"}, Send},
-      {"recv", true, false, {"count", "timeout", "format", "owner"}, Receive},
+      {"create", true, false, {"capacity", "slot_size", "mode", "priorities"},
+       Create},
+      {"send", true, true, {"timeout", "format", "quiet", "priority", "owner"},
+       Send},
+      {"recv", true, false,
+       {"count", "timeout", "format", "show_priority", "owner"}, Receive},
       {"stat", true, false, {"json"}, Stat},
       {"list", false, false, {"json"}, List},
       {"rm", true, false, {"force", "owner"}, Remove},
@@ -739,6 +792,9 @@ std::vector<absl::string_view> GivenFlags() {
       {"capacity", absl::GetFlag(FLAGS_capacity).given},
       {"slot_size", absl::GetFlag(FLAGS_slot_size).given},
       {"mode", absl::GetFlag(FLAGS_mode).given},
+      {"priorities", absl::GetFlag(FLAGS_priorities).given},
+      {"priority", absl::GetFlag(FLAGS_priority).given},
+      {"show_priority", absl::GetFlag(FLAGS_show_priority)},
       {"timeout", absl::GetFlag(FLAGS_timeout).given},
       {"count", absl::GetFlag(FLAGS_count).given},
       {"format", absl::GetFlag(FLAGS_format).given},

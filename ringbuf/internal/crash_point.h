@@ -24,6 +24,10 @@ enum class CrashSite {
   kRepairing,           // repairing after a dead owner, lock not yet consistent
   kWaking,              // in Post: sleepers bit cleared, FUTEX_WAKE not yet made
   kPeekBatchHeld,       // PeekBatch returning with the receive lock held, nothing taken
+  // Only in a queue of several priorities (internal/priority_levels.h); the
+  // sites above hold there too, for the level being sent or received.
+  kSendCounted,         // tail advanced, the level tail not yet: nothing published
+  kReceiveLevelTaken,   // the level head advanced, head not yet: message taken
 };
 
 #ifdef RINGBUF_CRASH_POINTS

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringbuf/internal/errno_status.h"
+#include "ringbuf/internal/priority_levels.h"
 
 namespace ringbuf {
 namespace internal {
@@ -17,7 +18,7 @@ uint64_t SlotStride(uint32_t slot_size) {
 }
 
 absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
-                                     uint32_t slot_size) {
+                                     uint32_t slot_size, uint32_t priorities) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     return absl::InvalidArgumentError(QueueMessage(
         queue, absl::StrCat("capacity ", capacity, " is out of range [1, ",
@@ -28,11 +29,20 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
         queue, absl::StrCat("slot_size ", slot_size, " is out of range [1, ",
                             kMaxSlotSize, "]")));
   }
-  // Both factors are bounded above (2^24 * 2^26), so the product fits.
-  uint64_t size = kHeaderSize + capacity * SlotStride(slot_size);
+  if (priorities == 0 || priorities > kMaxPriorities) {
+    return absl::InvalidArgumentError(QueueMessage(
+        queue, absl::StrCat("priorities ", priorities, " is out of range [1, ",
+                            kMaxPriorities, "]")));
+  }
+  // The factors are bounded above (2^5 * 2^24 * 2^26), so the product fits.
+  uint64_t size = kHeaderSize + LevelIndexBytes(priorities) +
+                  uint64_t{priorities} * capacity * SlotStride(slot_size);
   if (size > kMaxMappingSize) {
     return absl::InvalidArgumentError(QueueMessage(
         queue, absl::StrCat("capacity ", capacity, " x slot_size ", slot_size,
+                            priorities > 1
+                                ? absl::StrCat(" x priorities ", priorities)
+                                : "",
                             " needs ", size, " bytes, more than the limit of ",
                             kMaxMappingSize)));
   }
@@ -40,7 +50,8 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
 }
 
 absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
-                        uint64_t capacity, uint32_t slot_size) {
+                        uint64_t capacity, uint32_t slot_size,
+                        uint32_t priorities) {
   // The object is fresh from ftruncate, so every byte is zero: indexes,
   // counters, waiters and progress words all start at their initial values.
   Header* h = new (mapping) Header;
@@ -54,6 +65,7 @@ absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
       static_cast<ssize_t>(sizeof(h->incarnation))) {
     return ErrnoStatus(errno, "getrandom (the incarnation)", queue);
   }
+  h->priorities = priorities;
   if (absl::Status s = h->send.mutex.Init(queue); !s.ok()) return s;
   if (absl::Status s = h->recv.mutex.Init(queue); !s.ok()) return s;
   // Published last; release pairs with the acquire load in ValidateHeader.
@@ -85,7 +97,7 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   // One volatile read per field: a peer may be rewriting the header while we
   // look, and what we check must be what we then use.
   struct Snapshot {
-    uint32_t version, header_size, slot_size;
+    uint32_t version, header_size, slot_size, priorities;
     uint64_t capacity, slot_stride, mapping_size;
   } h;
   const volatile Header& v = header;
@@ -95,6 +107,7 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
   h.capacity = v.capacity;
   h.slot_stride = v.slot_stride;
   h.mapping_size = v.mapping_size;
+  h.priorities = v.priorities;
   if (h.version != kLayoutVersion) {
     return absl::FailedPreconditionError(QueueMessage(
         queue, absl::StrCat("layout version is ", h.version,
@@ -104,7 +117,8 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
     return Mismatch(queue, "header_size", h.header_size,
                     absl::StrCat(kHeaderSize));
   }
-  absl::StatusOr<uint64_t> size = MappingSize(queue, h.capacity, h.slot_size);
+  absl::StatusOr<uint64_t> size =
+      MappingSize(queue, h.capacity, h.slot_size, h.priorities);
   if (!size.ok()) {
     return absl::DataLossError(absl::StrCat(
         "not a usable ringbuf queue: header geometry is invalid: ",
@@ -122,9 +136,9 @@ absl::StatusOr<Geometry> ValidateHeader(absl::string_view queue,
         queue, absl::StrCat("not a usable ringbuf queue: the object is ",
                             object_size, " bytes but its header (capacity ",
                             h.capacity, ", slot_size ", h.slot_size,
-                            ") needs ", *size)));
+                            ", priorities ", h.priorities, ") needs ", *size)));
   }
-  return Geometry{h.capacity, h.slot_size, h.slot_stride};
+  return Geometry{h.capacity, h.slot_size, h.slot_stride, h.priorities};
 }
 
 Stats ReadStats(const Header& h, const Geometry& geometry) {
@@ -136,6 +150,22 @@ Stats ReadStats(const Header& h, const Geometry& geometry) {
   stats.depth = stats.tail >= stats.head ? stats.tail - stats.head : 0;
   stats.total_sent = stats.tail;
   stats.total_received = stats.head;
+  stats.priorities = geometry.priorities;
+  if (geometry.priorities == 1) {
+    stats.depth_by_priority[0] = stats.depth;
+  } else {
+    // The level indexes are authoritative (the header's may lag behind a
+    // process that died between the two stores, until the repair).
+    const Levels levels =
+        Levels::At(const_cast<Header*>(&h), geometry.priorities);
+    stats.depth = 0;
+    for (uint32_t level = 0; level < geometry.priorities; ++level) {
+      const uint64_t head = levels.head[level].load(std::memory_order_acquire);
+      const uint64_t tail = levels.tail[level].load(std::memory_order_acquire);
+      stats.depth_by_priority[level] = tail >= head ? tail - head : 0;
+      stats.depth += stats.depth_by_priority[level];
+    }
+  }
   stats.send_lock_owner_deaths =
       h.send.owner_deaths.load(std::memory_order_relaxed);
   stats.receive_lock_owner_deaths =

@@ -5,13 +5,16 @@
 // The mapping, in address order (the object starts page-aligned):
 //
 //   offset 0            Header, kHeaderSize bytes, in 64-byte cache lines:
-//     line 0              identity, geometry and    set once by the creator
-//                         incarnation
+//     line 0              identity, geometry,       set once by the creator
+//                         incarnation, priorities
 //     lines 1..           send side: send lock      guarded by itself
 //     next line           tail + its sleepers       tail written under send lock
 //     next lines          receive side: recv lock   guarded by itself
 //     next line           head + its sleepers       head written under recv lock
-//   offset kHeaderSize  slot[0], slot[1], ... slot[capacity-1]
+//   offset kHeaderSize  (priorities > 1 only) the level indexes,
+//                         priority_levels.h
+//   then                slot[0], slot[1], ... slot[capacity-1]
+//                         (priorities > 1: one such ring per level)
 //                         each slot_stride bytes (a multiple of 64):
 //                         uint32 length | uint32 reserved | payload[slot_size]
 //
@@ -76,10 +79,12 @@ inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 // Bumped on any change to this file's structs or their meaning that a
 // process of the previous version could not live with.
 //   2: line 0 gained `incarnation` (a queue's identity across re-creation).
+//   3: line 0 gained `priorities` and SideLock `copying_level` (message
+//      priorities, priority_levels.h).
 // (The spin hints holder_cpu and poster_cpu live in words version 1 left
 // zeroed: 0 means "unknown", which old processes leave and new ones accept,
 // so they needed no bump of their own.)
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 
 // What a side's lock owner was doing; read only by the repairer after the
 // owner died. See the recovery protocol above.
@@ -108,6 +113,9 @@ struct alignas(kCacheLine) SideLock {
   // Send side: partial sends discarded. Receive side: messages lost to a
   // consumer that died after taking them.
   std::atomic<uint64_t> lost_in_flight;  // written under mutex
+  // The priority level being copied while kCopying (0 in a 1-level queue);
+  // guarded by mutex. copying_index is an index of that level's ring.
+  uint32_t copying_level;
 };
 
 // A ring index and the word its sleepers sleep on.
@@ -140,6 +148,7 @@ struct Header {
   // under the same name gets another one. It names the queue's messages
   // (with their ring indexes) for forwarders such as ringbuf-bridge.
   uint64_t incarnation;
+  uint32_t priorities;          // levels, 1..kMaxPriorities (priority_levels.h)
 
   // --- Producers.
   SideLock send;
@@ -172,6 +181,9 @@ static_assert(sizeof(IndexLine) == kCacheLine, "one line per index");
 static_assert(offsetof(Header, incarnation) == 40 &&
                   offsetof(Header, incarnation) + sizeof(uint64_t) <= kCacheLine,
               "the incarnation lives in line 0, with the rest of the identity");
+static_assert(offsetof(Header, priorities) + sizeof(uint32_t) <= kCacheLine,
+              "the priority count lives in line 0, with the rest of the "
+              "identity");
 static_assert(offsetof(Header, send) == 64 && offsetof(Header, tail) == 192 &&
                   offsetof(Header, recv) == 256 &&
                   offsetof(Header, head) == 384 && kHeaderSize == 448,
@@ -190,12 +202,13 @@ uint64_t SlotStride(uint32_t slot_size);
 // creator and the opener use. InvalidArgument (naming `queue` and the field)
 // if the geometry is out of bounds.
 absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
-                                     uint32_t slot_size);
+                                     uint32_t slot_size, uint32_t priorities);
 
 // Initialises a zero-filled mapping of `size` bytes (size from MappingSize)
 // and writes the magic word last.
 absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
-                        uint64_t capacity, uint32_t slot_size);
+                        uint64_t capacity, uint32_t slot_size,
+                        uint32_t priorities);
 
 // The geometry a handle keeps in private memory once it has validated it, so
 // that a peer scribbling on the header later cannot steer it outside the
@@ -204,6 +217,7 @@ struct Geometry {
   uint64_t capacity;
   uint32_t slot_size;
   uint64_t slot_stride;
+  uint32_t priorities;
 };
 
 // Checks that a mapping someone else wrote is a ready queue of this layout
