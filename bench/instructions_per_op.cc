@@ -1,6 +1,7 @@
 // Uncontended TrySend + TryReceive of 64 B, N times, in one thread: the
 // program whose instruction count, under callgrind, measures the cost of one
-// send/receive pair on the fast path (docs/design.md §8):
+// send/receive pair on the fast path (docs/design.md §8). Needs valgrind
+// (bench/run_benchmarks.sh installs it):
 //
 //   ./bazelw build -c opt //bench:instructions_per_op
 //   for n in 100000 200000; do valgrind --tool=callgrind
