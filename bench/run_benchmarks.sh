@@ -68,9 +68,11 @@ SECONDS=0
 
 # ---- Packages -----------------------------------------------------------------
 # Beyond what ./bazelw installs: Boost.Interprocess (the boost_mq peer, left
-# out of builds without it) and gnuplot (report.py's charts). When Boost
-# arrives, @boost is re-detected so the benchmark is rebuilt with the peer.
-./bazelw --packages libboost-dev gnuplot-nox
+# out of builds without it), gnuplot (report.py's charts) and valgrind
+# (callgrind, to count instructions with //bench:instructions_per_op as
+# docs/design.md §8 does). When Boost arrives, @boost is re-detected so the
+# benchmark is rebuilt with the peer.
+./bazelw --packages libboost-dev gnuplot-nox valgrind
 "${bazel[@]}" sync --only=boost
 
 # ---- POSIX mq limits -----------------------------------------------------------

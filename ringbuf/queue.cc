@@ -286,6 +286,16 @@ void Queue::Shutdown() {
 absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
                                  uint64_t want, uint32_t level,
                                  uint64_t* tail_out, uint64_t* free_out) {
+  return priorities_ == 1
+             ? AcquireSpace<false>(deadline, mode, want, 0, tail_out, free_out)
+             : AcquireSpace<true>(deadline, mode, want, level, tail_out,
+                                  free_out);
+}
+
+template <bool kLeveled>
+absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
+                                 uint64_t want, uint32_t level,
+                                 uint64_t* tail_out, uint64_t* free_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
@@ -303,9 +313,8 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     const uint64_t tail = h.tail.index.load(std::memory_order_relaxed);
     uint64_t head = h.send.cached_other_index;
     if (tail - head > capacity_ - std::min(want, capacity_)) {
-      head = priorities_ == 1
-                 ? h.head.index.load(std::memory_order_acquire)
-                 : levels().SumHeads(std::memory_order_acquire);
+      head = kLeveled ? levels().SumHeads(std::memory_order_acquire)
+                      : h.head.index.load(std::memory_order_acquire);
       h.send.cached_other_index = head;
     }
     const uint64_t depth = tail - head;
@@ -314,10 +323,10 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
       // Several levels: the level's ring holds at most the whole queue
       // (tail - head) and so has the room too.
       const uint64_t slot_tail =
-          priorities_ == 1
-              ? tail
-              : level_tails_[level].load(std::memory_order_relaxed);
-      h.send.copying_level = level;
+          kLeveled ? level_tails_[level].load(std::memory_order_relaxed)
+                   : tail;
+      // A 1-level queue's copying_level stays 0 (its repairer ignores it).
+      if (kLeveled) h.send.copying_level = level;
       h.send.copying_index = slot_tail;
       // The repairer of a dead owner reads copying_index only when progress
       // says kCopying: keep the compiler from swapping the two stores.
@@ -337,7 +346,7 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
     const Levels levels = this->levels();
     const SlotSemaphore::Result r = SlotSemaphore(&h.head).Wait(
         [&](uint64_t head_now) {
-          if (levels.multi()) head_now = levels.SumHeads(std::memory_order_seq_cst);
+          if (kLeveled) head_now = levels.SumHeads(std::memory_order_seq_cst);
           return h.tail.index.load(std::memory_order_relaxed) - head_now !=
                  capacity_;
         },
@@ -347,14 +356,23 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
 }
 
 void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
-  Header& h = *header_;
   if (priorities_ == 1) {
+    PublishTail<false>(0, tail, n);
+  } else {
+    PublishTail<true>(level, tail, n);
+  }
+}
+
+template <bool kLeveled>
+void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
+  Header& h = *header_;
+  if constexpr (kLeveled) {
+    levels().PublishSend(h.tail, level, tail, n);  // out of line
+  } else {
     // Commit: this store takes the "full" tokens' place (full = tail - head).
     // Release publishes the slots to consumers that acquire tail; seq_cst
     // orders it before Post's load of the sleepers word.
     h.tail.index.store(tail + n, std::memory_order_seq_cst);
-  } else {
-    levels().PublishSend(h.tail, level, tail, n);  // out of the hot path
   }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
@@ -402,23 +420,33 @@ absl::Status Queue::SendImpl(absl::Span<const absl::string_view> messages,
                               " bytes is larger than slot_size ", slot_size_)));
     }
   }
+  return priorities_ == 1
+             ? SendGroups<false>(messages, 0, deadline, mode, sent)
+             : SendGroups<true>(messages, priority, deadline, mode, sent);
+}
+
+template <bool kLeveled>
+absl::Status Queue::SendGroups(absl::Span<const absl::string_view> messages,
+                               uint32_t level, const Deadline& deadline,
+                               Mode mode, size_t* sent) {
+  if (!kLeveled) level = 0;  // a constant from here on
   while (*sent < messages.size()) {
     const uint64_t want = messages.size() - *sent;
     uint64_t tail, free;
     if (absl::Status s =
-            AcquireSpace(deadline, mode, want, priority, &tail, &free);
+            AcquireSpace<kLeveled>(deadline, mode, want, level, &tail, &free);
         !s.ok()) {
       return s;
     }
     const uint64_t n = std::min(want, free);
     for (uint64_t i = 0; i < n; ++i) {
       absl::string_view m = messages[*sent + i];
-      char* slot = Slot(priority, tail + i);
+      char* slot = Slot(level, tail + i);
       reinterpret_cast<SlotHeader*>(slot)->length =
           static_cast<uint32_t>(m.size());
       CopyIntoSlot(slot + internal::kSlotHeaderSize, m.data(), m.size());
     }
-    PublishTail(priority, tail, n);
+    PublishTail<kLeveled>(level, tail, n);
     *sent += n;
   }
   return absl::OkStatus();
@@ -555,6 +583,17 @@ absl::Status Queue::PickLevel(uint32_t* level_out, uint64_t* head_out,
 absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
                                     uint32_t* level_out, uint64_t* head_out,
                                     uint64_t* available_out) {
+  return priorities_ == 1
+             ? AcquireMessages<false>(deadline, mode, level_out, head_out,
+                                      available_out)
+             : AcquireMessages<true>(deadline, mode, level_out, head_out,
+                                     available_out);
+}
+
+template <bool kLeveled>
+absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
+                                    uint32_t* level_out, uint64_t* head_out,
+                                    uint64_t* available_out) {
   if (absl::Status s = CheckUsable(); !s.ok()) return s;
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
@@ -566,7 +605,12 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     }
     uint32_t level = 0;
     uint64_t head = 0, tail = 0, depth = 0;
-    if (priorities_ == 1) {
+    if constexpr (kLeveled) {
+      if (absl::Status s = PickLevel(&level, &head, &depth); !s.ok()) {
+        h.recv.mutex.Unlock();
+        return s;
+      }
+    } else {
       // Only the receive-lock holder writes head. Tail is read (acquire,
       // pairing with the producer's store of tail: the slots' bytes are
       // visible) only when the cached copy says the ring is empty.
@@ -577,13 +621,11 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
         h.recv.cached_other_index = tail;
       }
       depth = tail - head;
-    } else if (absl::Status s = PickLevel(&level, &head, &depth); !s.ok()) {
-      h.recv.mutex.Unlock();
-      return s;
     }
     if (depth > 0 && depth <= capacity_) {
       RINGBUF_CRASH_POINT(kReceiveLocked);
-      h.recv.copying_level = level;
+      // A 1-level queue's copying_level stays 0 (its repairer ignores it).
+      if (kLeveled) h.recv.copying_level = level;
       h.recv.copying_index = head;
       // The repairer of a dead owner reads copying_index only when progress
       // says kCopying: keep the compiler from swapping the two stores.
@@ -603,7 +645,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     const Levels levels = this->levels();
     const SlotSemaphore::Result r = SlotSemaphore(&h.tail).Wait(
         [&](uint64_t tail_now) {
-          if (levels.multi()) return levels.AnyMessage();
+          if (kLeveled) return levels.AnyMessage();
           return tail_now != h.head.index.load(std::memory_order_relaxed);
         },
         deadline, *shut_down_);
@@ -612,15 +654,24 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
 }
 
 void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
-  Header& h = *header_;
   if (priorities_ == 1) {
+    PublishHead<false>(0, head, n);
+  } else {
+    PublishHead<true>(level, head, n);
+  }
+}
+
+template <bool kLeveled>
+void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
+  Header& h = *header_;
+  if constexpr (kLeveled) {
+    levels().PublishReceive(h.head, level, head, n);  // out of line
+  } else {
     // Take: this store returns the "empty" tokens (empty = capacity - (tail -
     // head)). Release hands the slots back to producers only after we
     // finished reading them; seq_cst orders it before Post's load of the
     // sleepers word.
     h.head.index.store(head + n, std::memory_order_seq_cst);
-  } else {
-    levels().PublishReceive(h.head, level, head, n);  // out of the hot path
   }
   RINGBUF_CRASH_POINT(kReceiveTaken);
   // Wake producers before unlocking (see PublishTail).
@@ -664,13 +715,21 @@ absl::Status Queue::DroppedMessage(uint32_t level, uint64_t head,
 
 absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
                                 Mode mode, uint32_t* priority) {
+  return priorities_ == 1 ? ReceiveOne<false>(message, deadline, mode, priority)
+                          : ReceiveOne<true>(message, deadline, mode, priority);
+}
+
+template <bool kLeveled>
+absl::Status Queue::ReceiveOne(std::string* message, const Deadline& deadline,
+                               Mode mode, uint32_t* priority) {
   uint32_t level;
   uint64_t head, available;
   if (absl::Status s =
-          AcquireMessages(deadline, mode, &level, &head, &available);
+          AcquireMessages<kLeveled>(deadline, mode, &level, &head, &available);
       !s.ok()) {
     return s;
   }
+  if (!kLeveled) level = 0;  // a constant from here on
   absl::string_view payload;
   uint32_t bad_length = 0;
   if (Payload(level, head, &payload, &bad_length)) {
@@ -681,12 +740,12 @@ absl::Status Queue::ReceiveImpl(std::string* message, const Deadline& deadline,
       return NoMemory(name_, "the message; it stays in the queue");
     }
     CopyFromSlot(&(*message)[0], payload.data(), payload.size());
-    PublishHead(level, head, 1);
+    PublishHead<kLeveled>(level, head, 1);
     if (priority != nullptr) *priority = level;
     return absl::OkStatus();
   }
   message->clear();  // the message is dropped rather than wedge the queue
-  PublishHead(level, head, 1);
+  PublishHead<kLeveled>(level, head, 1);
   return DroppedMessage(level, head, bad_length);
 }
 

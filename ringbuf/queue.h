@@ -380,16 +380,32 @@ class Queue {
   // `deadline` allow; on OK the lock is held, slot[*tail] onwards is free
   // for *free messages, and the side's progress says kCopying.
   // *tail is an index of `level`'s ring (the ring, with one level).
+  //
+  // This and the calls below that have a template twin over kLeveled
+  // (priorities_ > 1) pick it by priorities_: the 1-level instantiation is
+  // the queue's code from before priorities (level 0, no level arithmetic,
+  // no branch on the level count; issue 14 keeps the 1-level speed), and the
+  // hot paths (SendGroups, ReceiveOne) pick once per call.
+  absl::Status AcquireSpace(const internal::Deadline& deadline, Mode mode,
+                            uint64_t want, uint32_t level, uint64_t* tail,
+                            uint64_t* free);
+  template <bool kLeveled>
   absl::Status AcquireSpace(const internal::Deadline& deadline, Mode mode,
                             uint64_t want, uint32_t level, uint64_t* tail,
                             uint64_t* free);
   // Commits n slots of `level` from `tail` on, releases the lock and wakes
   // consumers.
   void PublishTail(uint32_t level, uint64_t tail, uint64_t n);
+  template <bool kLeveled>
+  void PublishTail(uint32_t level, uint64_t tail, uint64_t n);
   // Releases the send lock without committing anything.
   void AbandonSend();
   // The mirror images for the receive side; *level is the highest level
   // with messages, *head an index of its ring.
+  absl::Status AcquireMessages(const internal::Deadline& deadline, Mode mode,
+                               uint32_t* level, uint64_t* head,
+                               uint64_t* available);
+  template <bool kLeveled>
   absl::Status AcquireMessages(const internal::Deadline& deadline, Mode mode,
                                uint32_t* level, uint64_t* head,
                                uint64_t* available);
@@ -401,14 +417,27 @@ class Queue {
   // Takes n messages of `level` from `head` on, releases the lock and wakes
   // producers.
   void PublishHead(uint32_t level, uint64_t head, uint64_t n);
+  template <bool kLeveled>
+  void PublishHead(uint32_t level, uint64_t head, uint64_t n);
   void AbandonReceive();
 
+  // Checks the arguments, then sends with SendGroups.
   absl::Status SendImpl(absl::Span<const absl::string_view> messages,
                         uint32_t priority, const internal::Deadline& deadline,
                         Mode mode, size_t* sent);
+  // Sends checked `messages` at `level`, a group of those that fit at a time.
+  template <bool kLeveled>
+  absl::Status SendGroups(absl::Span<const absl::string_view> messages,
+                          uint32_t level, const internal::Deadline& deadline,
+                          Mode mode, size_t* sent);
+  // Receives one message with ReceiveOne.
   absl::Status ReceiveImpl(std::string* message,
                            const internal::Deadline& deadline, Mode mode,
                            uint32_t* priority);
+  template <bool kLeveled>
+  absl::Status ReceiveOne(std::string* message,
+                          const internal::Deadline& deadline, Mode mode,
+                          uint32_t* priority);
   absl::StatusOr<size_t> ReceiveIntoImpl(absl::Span<char> buffer,
                                          const internal::Deadline& deadline,
                                          Mode mode, uint32_t* priority);
