@@ -564,10 +564,11 @@ absl::Status Queue::PickLevel(uint32_t* level_out, uint64_t* head_out,
     const uint64_t tail = level_tails_[level].load(std::memory_order_acquire);
     const uint64_t depth = tail - head;
     if (depth > capacity_) {
-      return absl::DataLossError(QueueMessage(
-          name_, absl::StrCat("ring indexes of priority ", level,
-                              " are corrupt: head ", head, ", tail ", tail,
-                              ", capacity ", capacity_)));
+      // The receive lock is held: nothing may throw.
+      return NoThrowStatus(absl::StatusCode::kDataLoss, name_,
+                           "ring indexes of priority ", level,
+                           " are corrupt: head ", head, ", tail ", tail,
+                           ", capacity ", capacity_);
     }
     if (depth > 0) {
       *level_out = level;
