@@ -697,6 +697,26 @@ TEST(BridgeBadInputTest, MissingStreamIsAClearError) {
       << out.Log();
 }
 
+// `out` names each message by its ring index, which every priority of a
+// multi-priority queue numbers on its own: it refuses such a queue at start,
+// before connecting, rather than fail at its first batch.
+TEST(BridgeBadInputTest, OutRefusesAQueueOfSeveralPriorities) {
+  ScopedQueueName a("a");
+  Options o;
+  o.capacity = 16;
+  o.slot_size = 64;
+  o.priorities = 2;
+  absl::StatusOr<Queue> q = Queue::Create(a.get(), o);
+  ASSERT_TRUE(q.ok()) << q.status();
+  TempDir logs;
+  Child out({Bridge(), "out", "--queue=" + a.get(),
+             "--nats=nats://127.0.0.1:1", "--subject=s", "--stream=S"},
+            logs.path() + "/out.log");
+  EXPECT_EQ(out.Wait(kBound), 1);
+  EXPECT_NE(out.Log().find("has 2 priorities"), std::string::npos)
+      << out.Log();
+}
+
 // A message larger than the server's max_payload is never dropped: the
 // bridge forwards everything before it, then stops with exit 1 and a
 // message naming it; it stays at the head of the queue.

@@ -175,6 +175,15 @@ int Main(int argc, char** argv) {
                  std::string(queue.status().message()).c_str());
     return kExitFailure;
   }
+  if (direction == "out" && queue->priorities() > 1) {
+    // A message's id is its ring index, and each priority numbers its own
+    // messages: ids would collide (Queue::PeekBatch refuses such a queue).
+    std::fprintf(stderr,
+                 "ringbuf-bridge out: queue '%s' has %u priorities; out "
+                 "forwards a queue of one priority only\n",
+                 queue->name().c_str(), queue->priorities());
+    return kExitFailure;
+  }
   Stats stats;
   StopFlag stop;
   absl::Status result;
