@@ -645,7 +645,7 @@ int Stat(const std::string& name, const std::vector<std::string>&) {
 int List(const std::string&, const std::vector<std::string>&) {
   DIR* dir = opendir(kShmDir);
   if (dir == nullptr) {
-    return Fail("list", absl::UnavailableError(absl::StrCat(
+    return Fail("list", absl::FailedPreconditionError(absl::StrCat(
         "cannot read ", kShmDir, ": ", std::strerror(errno))));
   }
   std::vector<std::pair<std::string, QueueInfo>> queues;
