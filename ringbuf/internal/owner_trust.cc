@@ -93,7 +93,11 @@ absl::Status CheckOwner(absl::string_view queue, const struct stat& st,
   if (action == "open") {
     absl::StrAppend(&why, ", C ringbuf_open_trusting(name, \"", owner,
                     "\", ...)");
+  } else if (action == "remove") {
+    absl::StrAppend(&why, ", C ringbuf_remove_trusting(name, \"", owner,
+                    "\")");
   }
+  absl::StrAppend(&why, ", Python owner=\"", owner, "\"");
   return absl::PermissionDeniedError(QueueMessage(queue, why));
 }
 
