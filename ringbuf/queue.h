@@ -40,8 +40,9 @@
 //     Receive call, unless the process in that call dies before it returns.
 //   * Full queue (capacity() messages, all priorities counted): Send blocks
 //     until a slot frees, SendFor until its timeout,
-//     TrySend returns Unavailable at once. Empty queue: the same for the
-//     receive calls.
+//     TrySend returns Unavailable without waiting for space (it may still
+//     wait up to 10 ms for a busy lock, see Busy locks). Empty queue: the
+//     same for the receive calls.
 //   * Crashes: a process killed at any instruction (SIGKILL, OOM, segfault)
 //     never wedges the queue, never loses or duplicates a committed message
 //     and never leaks a slot. A send killed before it returned OK may or may
@@ -54,7 +55,8 @@
 //     second to re-check, see internal/spin.h and counting_semaphore.h).
 //
 // Timeouts are measured on CLOCK_MONOTONIC, computed once per call, and bound
-// the whole call including the wait for the queue's lock: a wall-clock jump
+// the whole call including the wait for the queue's lock, except that a busy
+// lock is always given at least 10 ms (Busy locks, below): a wall-clock jump
 // neither shortens nor stretches them. A zero or negative timeout makes one
 // attempt; absl::InfiniteDuration() waits forever.
 //
