@@ -421,7 +421,12 @@ int ringbuf_notifier_create(ringbuf_queue* q, int event,
 /* The fd to poll for reading, owned by the notifier (do not close it); -1
  * for NULL. Readable once the event happened after the last
  * ringbuf_notifier_clear: clear it first, then drain until
- * RINGBUF_UNAVAILABLE, so no message is missed (ringbuf/notifier.h). */
+ * RINGBUF_UNAVAILABLE, so no message is missed (ringbuf/notifier.h). A
+ * no-wait receive also says RINGBUF_UNAVAILABLE when the receive lock stayed
+ * busy for 10 ms (another handle's peek), and the cleared fd turns readable
+ * only on the next commit: when others may peek, confirm with
+ * ringbuf_stats' depth == 0 before polling again, and retry shortly if it
+ * is not. */
 int ringbuf_notifier_fd(const ringbuf_notifier* n) RINGBUF_C_NOEXCEPT;
 
 /* Resets the fd to not readable. Never blocks. NULL is a no-op. */

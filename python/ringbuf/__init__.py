@@ -105,8 +105,13 @@ class Queue(_ringbuf.Queue):
       stats() -> Stats
       fileno() -> int: readable when messages may be waiting, for
           selectors / loop.add_reader: when readable, call get_nowait()
-          until Empty (which re-arms it). Costs a helper thread.
-      await get_async(timeout=None) -> bytes: get() for asyncio.
+          until Empty (which re-arms it). Costs a helper thread. Empty also
+          means a receive lock busy for 10 ms (another handle's peek), and
+          the re-armed fd turns readable only on the next message: when
+          other handles peek, confirm with stats().depth == 0 before
+          waiting on the fd again (and retry shortly if it is not).
+      await get_async(timeout=None) -> bytes: get() for asyncio (does
+          that check itself).
       shutdown(): makes every waiting and later call raise ShutDown.
       close(): detaches; also at the end of a ``with`` block.
     Properties: name ("/jobs"), capacity, slot_size, priorities, closed.
@@ -120,21 +125,40 @@ class Queue(_ringbuf.Queue):
 
     async def get_async(self, timeout=None):
         """Waits for a message without blocking the event loop (through
-        fileno()) and returns it; EmptyTimeout after ``timeout`` seconds."""
+        fileno()) and returns it; EmptyTimeout after ``timeout`` seconds.
+        A receive lock another handle holds (its peek) to the end of the
+        timeout raises Error with code_name "UNAVAILABLE", as get() does."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        busy_delay = _BUSY_RETRY_FIRST
         while True:
             try:
                 return self.get_nowait()  # re-arms fileno() when empty
             except EmptyTimeout:
                 raise
-            except Empty:
-                pass
+            except Empty as empty:
+                # Empty also means "the receive lock stayed busy for 10 ms",
+                # and the fd, just re-armed, turns readable only on the next
+                # commit: waiting on it with messages queued could last
+                # forever. The depth (read without the lock) tells them apart.
+                busy = self.stats().depth > 0
+                failure = empty
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
+                if busy:
+                    raise _unavailable(failure)
                 raise EmptyTimeout(
                     "queue '%s': no message within %s s" % (self.name, timeout))
-            await _wait_readable(loop, self, remaining)
+            if busy:
+                # Retry soon, sleeping (not blocking the loop) a little
+                # longer each time, up to about the 10 ms each failed try
+                # blocks the loop for.
+                await asyncio.sleep(busy_delay if remaining is None
+                                    else min(busy_delay, remaining))
+                busy_delay = min(2 * busy_delay, _BUSY_RETRY_MAX)
+            else:
+                busy_delay = _BUSY_RETRY_FIRST
+                await _wait_readable(loop, self, remaining)
 
     def __reduce__(self):
         # Pickled (e.g. as a multiprocessing.Process argument under "spawn"),
@@ -149,6 +173,21 @@ class Queue(_ringbuf.Queue):
         state = "closed" if self.closed else "capacity=%d, slot_size=%d" % (
             self.capacity, self.slot_size)
         return "<ringbuf.Queue %r %s>" % (self.name, state)
+
+
+# get_async's pauses between tries while another handle holds the receive
+# lock (seconds): short, as the holder may let go at any time; growing, so
+# that a lock held long leaves the loop free most of the time.
+_BUSY_RETRY_FIRST = 0.001
+_BUSY_RETRY_MAX = 0.016
+
+
+def _unavailable(empty):
+    """The Error a timed get raises for a receive lock busy to its deadline,
+    from the Empty of get_nowait() that found it busy."""
+    error = Error(str(empty))
+    error.code, error.code_name = empty.code, empty.code_name
+    return error
 
 
 async def _wait_readable(loop, q, timeout):

@@ -379,7 +379,9 @@ static PyObject* do_get(QueueObject* self, int64_t timeout_ns,
   if (rc == RINGBUF_UNAVAILABLE && timeout_ns == 0 && self->notifier != NULL) {
     /* Empty, with fileno() in use: reset the fd so that it polls readable
      * again exactly when a message comes, and look once more for one that
-     * came before the reset (see ringbuf/notifier.h). */
+     * came before the reset (see ringbuf/notifier.h). UNAVAILABLE may still
+     * be a busy lock with messages queued: get_async confirms with the
+     * depth before it waits on the fd. */
     ringbuf_notifier_clear(self->notifier);
     rc = wait_loop(self, attempt_receive, &r, 0);
   }

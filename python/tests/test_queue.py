@@ -5,6 +5,7 @@ within a bound that catches hangs."""
 
 import array
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -506,6 +507,77 @@ def test_get_async_times_out_not_early(q):
         return time.monotonic() - start
 
     assert asyncio.run(main()) >= 0.1
+
+
+@contextlib.contextmanager
+def peek_held_elsewhere(qname):
+    """Holds a peek (so the receive lock) on the queue's oldest message from
+    another handle, on another thread, until the block ends or the function
+    it yields is called; then drops it, leaving the message queued."""
+    peeking, release = threading.Event(), threading.Event()
+
+    def hold():
+        with ringbuf.Queue.open(qname) as other:
+            held = other.peek()
+            peeking.set()
+            release.wait(WAIT)
+            held.drop()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+
+    def let_go():
+        release.set()
+        holder.join(WAIT)
+        assert not holder.is_alive()
+
+    try:
+        assert peeking.wait(WAIT)
+        yield let_go
+    finally:
+        let_go()
+
+
+def test_get_async_outlasts_a_busy_receive_lock(q, qname):
+    # get_nowait() says Empty both for an empty queue and for a receive lock
+    # busy for its 10 ms (another handle's peek), and re-arms fileno(): one
+    # that then waited on the fd would wait for a commit that never comes.
+    # Here the message is queued, a peek on another thread holds the lock
+    # through get_async's first attempt, then ends without taking it: the
+    # message must come, with no new put to make the fd readable.
+    q.fileno()  # as on a handle that waited before (a new fd starts readable)
+    q.put(b"queued")
+
+    async def main():
+        with peek_held_elsewhere(qname) as let_go:
+            getter = asyncio.ensure_future(q.get_async(timeout=5))
+            await asyncio.sleep(0)  # getter's first step: get_nowait() fails
+            assert not getter.done()
+            let_go()
+            start = time.monotonic()
+            message = await getter
+            return message, time.monotonic() - start
+
+    message, waited = asyncio.run(main())
+    assert message == b"queued"
+    assert waited < 4  # not the EmptyTimeout of a wait on the fd
+
+
+def test_get_async_on_a_lock_busy_to_its_timeout_is_unavailable(q, qname):
+    # As get(): the queue was never seen empty, so not EmptyTimeout.
+    q.fileno()
+    q.put(b"queued")
+
+    async def main():
+        with pytest.raises(ringbuf.Error) as failure:
+            await q.get_async(timeout=0.1)
+        return failure.value
+
+    with peek_held_elsewhere(qname):
+        error = asyncio.run(main())
+    assert type(error) is ringbuf.Error, repr(error)
+    assert error.code_name == "UNAVAILABLE" and "busy" in str(error)
+    assert q.get_nowait() == b"queued"
 
 
 def test_get_async_with_a_producer_thread(q):
