@@ -577,6 +577,23 @@ absl::StatusOr<ringbuf::Trust> OwnerTrust(const char* name,
   return trust;
 }
 
+// ringbuf_open_or_create_trusting and ringbuf_open_or_create_prioritized.
+int OpenOrCreateTrusting(const char* function, const char* name,
+                         const ringbuf::Options& options, const char* owner,
+                         ringbuf_queue** out) noexcept {
+  return Guard(function, [&]() -> int {
+    if (name == nullptr) {
+      return Fail(RINGBUF_INVALID_ARGUMENT, function, ": name is NULL");
+    }
+    if (out == nullptr) {
+      return Fail(RINGBUF_INVALID_ARGUMENT, function, ": out is NULL");
+    }
+    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
+    if (!trust.ok()) return FromStatus(trust.status());
+    return Attach(ringbuf::Queue::OpenOrCreate(name, options, *trust), out);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -600,19 +617,18 @@ int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
                                     uint32_t slot_size, uint32_t mode,
                                     const char* owner,
                                     ringbuf_queue** out) noexcept {
-  return Guard("ringbuf_open_or_create_trusting", [&]() -> int {
-    if (name == nullptr) {
-      return NullArgument("ringbuf_open_or_create_trusting: name is NULL");
-    }
-    if (out == nullptr) {
-      return NullArgument("ringbuf_open_or_create_trusting: out is NULL");
-    }
-    absl::StatusOr<ringbuf::Trust> trust = OwnerTrust(name, owner);
-    if (!trust.ok()) return FromStatus(trust.status());
-    return Attach(ringbuf::Queue::OpenOrCreate(
-                      name, MakeOptions(capacity, slot_size, mode), *trust),
-                  out);
-  });
+  return OpenOrCreateTrusting("ringbuf_open_or_create_trusting", name,
+                              MakeOptions(capacity, slot_size, mode), owner,
+                              out);
+}
+
+int ringbuf_open_or_create_prioritized(const char* name, uint64_t capacity,
+                                       uint32_t slot_size, uint32_t mode,
+                                       uint32_t priorities, const char* owner,
+                                       ringbuf_queue** out) noexcept {
+  return OpenOrCreateTrusting(
+      "ringbuf_open_or_create_prioritized", name,
+      MakeOptions(capacity, slot_size, mode, priorities), owner, out);
 }
 
 int ringbuf_remove_trusting(const char* name, const char* owner) noexcept {

@@ -514,6 +514,17 @@ int ringbuf_create_prioritized(const char* name, uint64_t capacity,
                                uint32_t mode,
                                ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
 
+/* As ringbuf_open_or_create_trusting (`owner` NULL: the default trust), with
+ * `priorities` levels when it creates. Codes as
+ * ringbuf_open_or_create_trusting, and:
+ *   RINGBUF_FAILED_PRECONDITION: the existing queue's capacity, slot_size
+ *     or priorities differ from the arguments. The message names the field.
+ *   RINGBUF_INVALID_ARGUMENT: also priorities not in 1..32. */
+int ringbuf_open_or_create_prioritized(const char* name, uint64_t capacity,
+                                       uint32_t slot_size, uint32_t mode,
+                                       uint32_t priorities, const char* owner,
+                                       ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
+
 /* The queue's number of priorities; 0 for NULL. */
 uint32_t ringbuf_priorities(const ringbuf_queue* q) RINGBUF_C_NOEXCEPT;
 

@@ -154,6 +154,30 @@ static void test_trusting(const char* name) {
   CHECK(strstr(ringbuf_last_error(), name) != NULL);
 }
 
+/* Open-or-create with priorities: the second call opens the same queue; one
+ * of other levels is refused. */
+static void test_open_or_create_prioritized(const char* name) {
+  ringbuf_queue* a = NULL;
+  ringbuf_queue* b = NULL;
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
+                                              4, NULL, &a),
+           RINGBUF_OK);
+  CHECK(ringbuf_priorities(a) == 4);
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
+                                              1, "any", &b),
+           RINGBUF_FAILED_PRECONDITION);
+  CHECK(strstr(ringbuf_last_error(), "priorities") != NULL);
+  CHECK(b == NULL);
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
+                                              4, "any", &b),
+           RINGBUF_OK);
+  CHECK_RC(ringbuf_send(a, "x", 1, RINGBUF_NO_WAIT), RINGBUF_OK);
+  CHECK(depth(b) == 1); /* one queue, two handles */
+  ringbuf_close(a);
+  ringbuf_close(b);
+  CHECK_RC(ringbuf_remove(name), RINGBUF_OK);
+}
+
 static void test_send_receive(ringbuf_queue* q) {
   static const char binary[] = {'a', '\0', 'b', '\n', (char)0xff};
   char buf[kSlotSize];
@@ -383,6 +407,7 @@ int main(void) {
   test_status_names();
   test_open_modes(name);
   test_trusting(name);
+  test_open_or_create_prioritized(name);
 
   CHECK_RC(ringbuf_create(name, kCapacity, kSlotSize, 0600, &q), RINGBUF_OK);
   if (q != NULL) {

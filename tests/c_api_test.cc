@@ -963,5 +963,55 @@ TEST(CApiTest, PrioritiesRoundTrip) {
   EXPECT_TRUE(Contains(LastError(), "priorities")) << LastError();
 }
 
+// ringbuf_open_or_create_prioritized creates with its levels, opens a queue
+// of the same levels, and refuses (FAILED_PRECONDITION naming priorities)
+// one of other levels -- the case plain ringbuf_open_or_create cannot open.
+TEST(CApiTest, OpenOrCreatePrioritizedCreatesThenOpensTheSameLevels) {
+  ScopedQueueName name;
+  Handle first, second;
+  ASSERT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
+                                               kSlotSize, 0600, 4, nullptr,
+                                               first.out()),
+            RINGBUF_OK)
+      << LastError();
+  EXPECT_EQ(ringbuf_priorities(first.get()), 4u);
+  ASSERT_EQ(ringbuf_send_priority(first.get(), "x", 1, 3, 0), RINGBUF_OK);
+  ASSERT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
+                                               kSlotSize, 0600, 4, "any",
+                                               second.out()),
+            RINGBUF_OK)
+      << LastError();
+  EXPECT_EQ(Depth(second), 1u) << "opened the existing queue";
+
+  ringbuf_queue* out = nullptr;
+  EXPECT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
+                                               kSlotSize, 0600, 1, nullptr,
+                                               &out),
+            RINGBUF_FAILED_PRECONDITION);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_TRUE(Contains(LastError(), name.get())) << LastError();
+  EXPECT_TRUE(Contains(LastError(), "priorities")) << LastError();
+  EXPECT_EQ(ringbuf_open_or_create(name.get().c_str(), kCapacity, kSlotSize,
+                                   0600, &out),
+            RINGBUF_FAILED_PRECONDITION)
+      << "the gap this call fills";
+
+  ScopedQueueName other;
+  for (uint32_t bad : {0u, 33u}) {
+    EXPECT_EQ(ringbuf_open_or_create_prioritized(other.get().c_str(),
+                                                 kCapacity, kSlotSize, 0600,
+                                                 bad, nullptr, &out),
+              RINGBUF_INVALID_ARGUMENT)
+        << bad;
+    EXPECT_TRUE(Contains(LastError(), "priorities")) << LastError();
+  }
+  EXPECT_EQ(ringbuf_open_or_create_prioritized(nullptr, kCapacity, kSlotSize,
+                                               0600, 4, nullptr, &out),
+            RINGBUF_INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(LastError(), "ringbuf_open_or_create_prioritized"))
+      << LastError();
+  EXPECT_EQ(out, nullptr);
+}
+
 }  // namespace
 }  // namespace ringbuf

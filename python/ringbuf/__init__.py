@@ -73,9 +73,10 @@ class Queue(_ringbuf.Queue):
         shared by all priorities; each costs a ring of ``capacity`` slots.
     Queue.open(name, *, owner=None)
         The existing queue; QueueNotFound if there is none.
-    Queue.open_or_create(name, capacity, slot_size, mode=0o600, *, owner=None)
+    Queue.open_or_create(name, capacity, slot_size, mode=0o600, *,
+                         priorities=1, owner=None)
         Whichever applies, safely when processes race; IncompatibleQueue if
-        the existing one has another capacity or slot_size.
+        the existing one has another capacity, slot_size or priorities.
 
     Whose queues to open: anyone can create a name in /dev/shm first
     (squat it), so open and open_or_create accept an existing queue only if

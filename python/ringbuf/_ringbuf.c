@@ -956,16 +956,17 @@ static PyObject* queue_open(PyTypeObject* cls, PyObject* args, PyObject* kwargs)
 
 static PyObject* queue_open_or_create(PyTypeObject* cls, PyObject* args,
                                       PyObject* kwargs) {
-  static char* keywords[] = {"name", "capacity", "slot_size", "mode", "owner",
-                             NULL};
+  static char* keywords[] = {"name", "capacity",   "slot_size", "mode",
+                             "priorities", "owner", NULL};
   const char* name;
   unsigned long long capacity;
   unsigned long slot_size;
   unsigned int mode = 0600;
+  unsigned int priorities = 1;
   Owner owner = {Py_None, NULL, ""};
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I$O&:open_or_create",
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sKk|I$IO&:open_or_create",
                                    keywords, &name, &capacity, &slot_size,
-                                   &mode, convert_owner, &owner)) {
+                                   &mode, &priorities, convert_owner, &owner)) {
     return NULL;
   }
   if (slot_size > UINT32_MAX) {
@@ -975,8 +976,8 @@ static PyObject* queue_open_or_create(PyTypeObject* cls, PyObject* args,
   ringbuf_queue* q = NULL;
   int rc;
   Py_BEGIN_ALLOW_THREADS
-  rc = ringbuf_open_or_create_trusting(name, capacity, (uint32_t)slot_size,
-                                       mode, owner.spelled, &q);
+  rc = ringbuf_open_or_create_prioritized(name, capacity, (uint32_t)slot_size,
+                                          mode, priorities, owner.spelled, &q);
   Py_END_ALLOW_THREADS
   return queue_wrap(cls, rc, q, name, owner.object);
 }

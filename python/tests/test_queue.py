@@ -382,6 +382,19 @@ def test_priority_out_of_range_and_shared_capacity(qname):
         ringbuf.Queue.create(qname + "-bad", 2, 8, priorities=33)
 
 
+def test_open_or_create_with_priorities(qname):
+    with ringbuf.Queue.open_or_create(qname, 4, 16, priorities=4) as q, \
+            ringbuf.Queue.open_or_create(qname, 4, 16, priorities=4,
+                                         owner="any") as same:
+        assert q.priorities == same.priorities == 4
+        q.put(b"hi", priority=3)
+        assert same.get_with_priority(block=False) == (b"hi", 3)
+        with pytest.raises(ringbuf.IncompatibleQueue, match="priorities"):
+            ringbuf.Queue.open_or_create(qname, 4, 16)  # priorities=1
+    with pytest.raises(ringbuf.InvalidArgument, match="priorities"):
+        ringbuf.Queue.open_or_create(qname + "-bad", 4, 16, priorities=0)
+
+
 def test_close_detaches_and_later_calls_are_value_errors(qname):
     q = ringbuf.Queue.create(qname, 2, 8)
     q.put(b"kept")
