@@ -623,8 +623,8 @@ int ringbuf_open_or_create_trusting(const char* name, uint64_t capacity,
 }
 
 int ringbuf_open_or_create_prioritized(const char* name, uint64_t capacity,
-                                       uint32_t slot_size, uint32_t mode,
-                                       uint32_t priorities, const char* owner,
+                                       uint32_t slot_size, uint32_t priorities,
+                                       uint32_t mode, const char* owner,
                                        ringbuf_queue** out) noexcept {
   return OpenOrCreateTrusting(
       "ringbuf_open_or_create_prioritized", name,

@@ -521,8 +521,8 @@ int ringbuf_create_prioritized(const char* name, uint64_t capacity,
  *     or priorities differ from the arguments. The message names the field.
  *   RINGBUF_INVALID_ARGUMENT: also priorities not in 1..32. */
 int ringbuf_open_or_create_prioritized(const char* name, uint64_t capacity,
-                                       uint32_t slot_size, uint32_t mode,
-                                       uint32_t priorities, const char* owner,
+                                       uint32_t slot_size, uint32_t priorities,
+                                       uint32_t mode, const char* owner,
                                        ringbuf_queue** out) RINGBUF_C_NOEXCEPT;
 
 /* The queue's number of priorities; 0 for NULL. */

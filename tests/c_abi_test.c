@@ -159,17 +159,17 @@ static void test_trusting(const char* name) {
 static void test_open_or_create_prioritized(const char* name) {
   ringbuf_queue* a = NULL;
   ringbuf_queue* b = NULL;
-  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
-                                              4, NULL, &a),
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 4,
+                                              0600, NULL, &a),
            RINGBUF_OK);
   CHECK(ringbuf_priorities(a) == 4);
-  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
-                                              1, "any", &b),
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 1,
+                                              0600, "any", &b),
            RINGBUF_FAILED_PRECONDITION);
   CHECK(strstr(ringbuf_last_error(), "priorities") != NULL);
   CHECK(b == NULL);
-  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 0600,
-                                              4, "any", &b),
+  CHECK_RC(ringbuf_open_or_create_prioritized(name, kCapacity, kSlotSize, 4,
+                                              0600, "any", &b),
            RINGBUF_OK);
   CHECK_RC(ringbuf_send(a, "x", 1, RINGBUF_NO_WAIT), RINGBUF_OK);
   CHECK(depth(b) == 1); /* one queue, two handles */

@@ -970,14 +970,14 @@ TEST(CApiTest, OpenOrCreatePrioritizedCreatesThenOpensTheSameLevels) {
   ScopedQueueName name;
   Handle first, second;
   ASSERT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
-                                               kSlotSize, 0600, 4, nullptr,
+                                               kSlotSize, 4, 0600, nullptr,
                                                first.out()),
             RINGBUF_OK)
       << LastError();
   EXPECT_EQ(ringbuf_priorities(first.get()), 4u);
   ASSERT_EQ(ringbuf_send_priority(first.get(), "x", 1, 3, 0), RINGBUF_OK);
   ASSERT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
-                                               kSlotSize, 0600, 4, "any",
+                                               kSlotSize, 4, 0600, "any",
                                                second.out()),
             RINGBUF_OK)
       << LastError();
@@ -985,7 +985,7 @@ TEST(CApiTest, OpenOrCreatePrioritizedCreatesThenOpensTheSameLevels) {
 
   ringbuf_queue* out = nullptr;
   EXPECT_EQ(ringbuf_open_or_create_prioritized(name.get().c_str(), kCapacity,
-                                               kSlotSize, 0600, 1, nullptr,
+                                               kSlotSize, 1, 0600, nullptr,
                                                &out),
             RINGBUF_FAILED_PRECONDITION);
   EXPECT_EQ(out, nullptr);
@@ -999,14 +999,14 @@ TEST(CApiTest, OpenOrCreatePrioritizedCreatesThenOpensTheSameLevels) {
   ScopedQueueName other;
   for (uint32_t bad : {0u, 33u}) {
     EXPECT_EQ(ringbuf_open_or_create_prioritized(other.get().c_str(),
-                                                 kCapacity, kSlotSize, 0600,
-                                                 bad, nullptr, &out),
+                                                 kCapacity, kSlotSize, bad,
+                                                 0600, nullptr, &out),
               RINGBUF_INVALID_ARGUMENT)
         << bad;
     EXPECT_TRUE(Contains(LastError(), "priorities")) << LastError();
   }
   EXPECT_EQ(ringbuf_open_or_create_prioritized(nullptr, kCapacity, kSlotSize,
-                                               0600, 4, nullptr, &out),
+                                               4, 0600, nullptr, &out),
             RINGBUF_INVALID_ARGUMENT);
   EXPECT_TRUE(Contains(LastError(), "ringbuf_open_or_create_prioritized"))
       << LastError();

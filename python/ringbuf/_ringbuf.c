@@ -977,7 +977,7 @@ static PyObject* queue_open_or_create(PyTypeObject* cls, PyObject* args,
   int rc;
   Py_BEGIN_ALLOW_THREADS
   rc = ringbuf_open_or_create_prioritized(name, capacity, (uint32_t)slot_size,
-                                          mode, priorities, owner.spelled, &q);
+                                          priorities, mode, owner.spelled, &q);
   Py_END_ALLOW_THREADS
   return queue_wrap(cls, rc, q, name, owner.object);
 }
