@@ -66,12 +66,7 @@ constexpr absl::Duration kEndToEndBound = absl::Seconds(120);
 std::string Bridge() { return bridge_testing::Runfile("bridge/ringbuf-bridge"); }
 
 Queue MakeQueue(const std::string& name, uint64_t capacity, uint32_t slot_size) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = slot_size;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, slot_size);
 }
 
 // The number of messages in `stream`, read with cnats.

@@ -93,12 +93,7 @@ bool ReceiveSideWorks(const std::string& name) {
 }
 
 Queue MakeQueue(const std::string& name) {
-  Options o;
-  o.capacity = 4;
-  o.slot_size = 32;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, /*capacity=*/4, /*slot_size=*/32);
 }
 
 // Before: the DataLoss message for a dropped message was built under the

@@ -258,12 +258,7 @@ absl::Status SendAll(Queue& q, const std::vector<std::string>& messages,
   }
 
 Queue MakeQueue(const std::string& name) {
-  Options o;
-  o.capacity = kCapacity;
-  o.slot_size = kSlotSize;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, kCapacity, kSlotSize);
 }
 
 class InteropTest : public ::testing::TestWithParam<Consumer> {};

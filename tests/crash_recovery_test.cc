@@ -46,12 +46,7 @@ void StopHere(CrashSite site) {
 }
 
 Queue MakeQueue(const std::string& name) {
-  Options o;
-  o.capacity = kCapacity;
-  o.slot_size = 64;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, kCapacity, /*slot_size=*/64);
 }
 
 // A message long enough that "half copied" is visibly torn.
@@ -303,13 +298,7 @@ TEST(CrashRecoveryTest, StatsWorkWhileADeadProcessHoldsTheLock) {
 constexpr uint32_t kLevels = 4;
 
 Queue MakeLeveledQueue(const std::string& name) {
-  Options o;
-  o.capacity = kCapacity;
-  o.slot_size = 64;
-  o.priorities = kLevels;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, kCapacity, /*slot_size=*/64, kLevels);
 }
 
 struct Leveled {

@@ -32,12 +32,7 @@ constexpr absl::Duration kBound = absl::Seconds(20);
 
 Queue MakeQueue(const std::string& name, uint64_t capacity,
                 uint32_t slot_size = 64) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = slot_size;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, slot_size);
 }
 
 std::vector<std::string> Numbered(int n, const std::string& prefix = "m") {

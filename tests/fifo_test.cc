@@ -13,12 +13,7 @@ using testing::ScopedQueueName;
 
 Queue MakeQueue(const std::string& name, uint64_t capacity,
                 uint32_t slot_size) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = slot_size;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, slot_size);
 }
 
 TEST(FifoTest, MessagesLeaveInSendOrderAcrossManyLapsOfTheRing) {

@@ -167,11 +167,8 @@ TEST(InvalidMappingTest, ScribbledLockKindIsDataLossNotACrash) {
 }
 
 Queue MakeLeveledQueue(const std::string& name, uint32_t priorities) {
-  Options o = Small();
-  o.priorities = priorities;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  const Options o = Small();
+  return testing::CreateQueue(name, o.capacity, o.slot_size, priorities);
 }
 
 // The priority count is validated like the rest of the header.

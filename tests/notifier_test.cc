@@ -31,12 +31,7 @@ using testing::ScopedQueueName;
 constexpr absl::Duration kBound = absl::Seconds(20);
 
 Queue MakeQueue(const std::string& name, uint64_t capacity) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = 16;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, /*slot_size=*/16);
 }
 
 bool Readable(int fd, absl::Duration timeout) {

@@ -26,12 +26,7 @@ using testing::ScopedQueueName;
 constexpr absl::Duration kBound = absl::Seconds(20);
 
 Queue MakeQueue(const std::string& name, uint64_t capacity) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = 64;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, /*slot_size=*/64);
 }
 
 std::vector<std::string> Drain(Queue& q) {

@@ -34,13 +34,7 @@ constexpr absl::Duration kBound = absl::Seconds(20);
 
 Queue MakeQueue(const std::string& name, uint32_t priorities,
                 uint64_t capacity = 16) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = 64;
-  o.priorities = priorities;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, /*slot_size=*/64, priorities);
 }
 
 struct Got {

@@ -34,6 +34,17 @@ RawView::RawView(const std::string& name) {
 
 RawView::~RawView() { munmap(data_, size_); }
 
+Queue CreateQueue(const std::string& name, uint64_t capacity,
+                  uint32_t slot_size, uint32_t priorities) {
+  Options o;
+  o.capacity = capacity;
+  o.slot_size = slot_size;
+  o.priorities = priorities;
+  absl::StatusOr<Queue> q = Queue::Create(name, o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  return *std::move(q);
+}
+
 ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   const ::testing::TestInfo* info =
       ::testing::UnitTest::GetInstance()->current_test_info();

@@ -17,6 +17,7 @@
 #include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/options.h"
+#include "ringbuf/queue.h"
 
 namespace ringbuf {
 namespace testing {
@@ -41,6 +42,12 @@ class RawView {
   void* data_;
   size_t size_;
 };
+
+// Creates the queue `name` with this geometry for a test. A failure is
+// recorded (a non-fatal gtest failure naming the status) before the handle is
+// returned, so the test stops at its first use of it.
+Queue CreateQueue(const std::string& name, uint64_t capacity,
+                  uint32_t slot_size, uint32_t priorities = 1);
 
 // A queue name unique to this process and test ("/rbt-<pid>-<random>-
 // <Suite>.<Test>[-suffix]"), unlinked when constructed and again when destroyed, so tests

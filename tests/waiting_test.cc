@@ -53,12 +53,7 @@ class PinnedToThisCpu {
 };
 
 Queue MakeQueue(const std::string& name, uint64_t capacity) {
-  Options o;
-  o.capacity = capacity;
-  o.slot_size = 32;
-  absl::StatusOr<Queue> q = Queue::Create(name, o);
-  EXPECT_TRUE(q.ok()) << q.status();
-  return *std::move(q);
+  return testing::CreateQueue(name, capacity, /*slot_size=*/32);
 }
 
 TEST(WaitingTest, CpuTagIsTheCpuPlusOne) {
