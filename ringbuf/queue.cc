@@ -14,6 +14,7 @@
 #include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/priority_levels.h"
 #include "ringbuf/internal/recovery.h"
+#include "ringbuf/internal/thread_leases.h"
 #include "ringbuf/internal/shm_mapping.h"
 
 namespace ringbuf {
@@ -100,12 +101,19 @@ Queue::Queue(std::string name, internal::ShmMapping mapping,
   level_heads_ = levels.head;
 }
 
-Queue::~Queue() = default;
+Queue::~Queue() { DropThisThreadsLease(); }
+
+void Queue::DropThisThreadsLease() {
+  // Other threads give theirs back when they next look for a lease, or
+  // exit (internal/thread_leases.h).
+  if (mapping_ != nullptr) internal::DropLeaseOfThisThread(*mapping_);
+}
 
 Queue::Queue(Queue&& other) noexcept { *this = std::move(other); }
 
 Queue& Queue::operator=(Queue&& other) noexcept {
   if (this != &other) {
+    DropThisThreadsLease();
     name_ = std::move(other.name_);
     mapping_ = std::move(other.mapping_);
     header_ = std::exchange(other.header_, nullptr);
@@ -207,32 +215,45 @@ Levels Queue::levels() const {
 }
 
 absl::Status Queue::LockSide(internal::SideLock& side,
-                             void (*repair)(Header&, const Levels&),
                              const Deadline& deadline, Mode mode) {
+  // The fast path: this thread's lease is the one it used last, and the
+  // lock is free. No clock, no system call.
+  const uint32_t me = internal::LastLeaseOfThisThread(header_);
+  if (ABSL_PREDICT_TRUE(me != 0) && side.lock.TryLock(me, side.holder_cpu)) {
+    return absl::OkStatus();
+  }
+  return LockSideSlowly(side, deadline, mode);
+}
+
+absl::Status Queue::LockSideSlowly(internal::SideLock& side,
+                                   const Deadline& deadline, Mode mode) {
+  Header& h = *header_;
+  const Levels levels = this->levels();
+  const bool send = &side == &h.send;
+  internal::LeaseTable& leases = internal::LeaseTableOf(*mapping_);
+  absl::StatusOr<uint32_t> me = internal::LeaseOfThisThread(
+      *mapping_, leases, name_,
+      [&](uint32_t id) { internal::ReleaseLocksOf(h, levels, id); });
+  if (!me.ok()) return me.status();
   // Shutdown() also ends a wait for a lock held long (a Peek or a
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
-  absl::StatusOr<internal::RobustMutex::Acquired> acquired = side.mutex.Lock(
-      name_,
+  absl::Status locked = side.lock.Lock(
+      name_, send ? "send" : "receive", *me,
       mode == Mode::kTry ? Deadline::After(kLockWaitFloor)
                          : deadline.NoSoonerThan(kLockWaitFloor),
-      *shut_down_, side.holder_cpu);
-  if (absl::IsCancelled(acquired.status())) return ShutDownError(name_);
-  if (!acquired.ok()) {
-    if (absl::IsDeadlineExceeded(acquired.status())) {
-      // The queue was not seen: neither "empty" nor "full" may be claimed.
-      return absl::UnavailableError(QueueMessage(
-          name_, absl::StrCat("the ", &side == &header_->send ? "send" : "receive",
-                              " lock stayed busy (another process or thread "
-                              "holds it, e.g. a Peek or a Reserve); the queue "
-                              "was not looked at")));
-    }
-    return acquired.status();
+      *shut_down_, side.holder_cpu, [&](uint32_t holder) {
+        return internal::ProbeHolder(h, levels, leases, holder, name_);
+      });
+  if (absl::IsCancelled(locked)) return ShutDownError(name_);
+  if (absl::IsDeadlineExceeded(locked)) {
+    // The queue was not seen: neither "empty" nor "full" may be claimed.
+    return absl::UnavailableError(QueueMessage(
+        name_, absl::StrCat("the ", send ? "send" : "receive",
+                            " lock stayed busy (another process or thread "
+                            "holds it, e.g. a Peek or a Reserve); the queue "
+                            "was not looked at")));
   }
-  if (*acquired == internal::RobustMutex::Acquired::kOwnerDied) {
-    repair(*header_, levels());  // the protocol is in internal/layout.h
-    side.mutex.MarkConsistent();
-  }
-  return absl::OkStatus();
+  return locked;
 }
 
 absl::Status Queue::BusyAfterLooking(const absl::Status& status,
@@ -248,7 +269,7 @@ namespace {
 // Releases a side lock with nothing published.
 void Abandon(internal::SideLock& side) {
   side.progress = internal::kIdle;
-  side.mutex.Unlock();
+  side.lock.Unlock();
 }
 
 }  // namespace
@@ -300,7 +321,7 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kSendBeforeLock);
-    if (absl::Status s = LockSide(h.send, internal::RepairSendSide, deadline,
+    if (absl::Status s = LockSide(h.send, deadline,
                                   mode);
         !s.ok()) {
       return looked ? BusyAfterLooking(s, "a free slot") : s;
@@ -336,7 +357,7 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
       *free_out = capacity_ - depth;
       return absl::OkStatus();
     }
-    h.send.mutex.Unlock();
+    h.send.lock.Unlock();
     if (depth > capacity_) return Corrupt(head, tail);
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is full"));
@@ -379,7 +400,7 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
   // wake-up, the lock is owner-dead and its next locker wakes them for us.
   SlotSemaphore(&h.tail).Post();
   h.send.progress = internal::kIdle;
-  h.send.mutex.Unlock();
+  h.send.lock.Unlock();
   RINGBUF_CRASH_POINT(kSendUnlocked);
 }
 
@@ -599,7 +620,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kReceiveBeforeLock);
-    if (absl::Status s = LockSide(h.recv, internal::RepairReceiveSide,
+    if (absl::Status s = LockSide(h.recv,
                                   deadline, mode);
         !s.ok()) {
       return looked ? BusyAfterLooking(s, "a message") : s;
@@ -608,7 +629,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     uint64_t head = 0, tail = 0, depth = 0;
     if constexpr (kLeveled) {
       if (absl::Status s = PickLevel(&level, &head, &depth); !s.ok()) {
-        h.recv.mutex.Unlock();
+        h.recv.lock.Unlock();
         return s;
       }
     } else {
@@ -637,7 +658,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
       *available_out = depth;
       return absl::OkStatus();
     }
-    h.recv.mutex.Unlock();
+    h.recv.lock.Unlock();
     if (depth > capacity_) return Corrupt(head, tail);
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
@@ -678,7 +699,7 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
   // Wake producers before unlocking (see PublishTail).
   SlotSemaphore(&h.head).Post();
   h.recv.progress = internal::kIdle;
-  h.recv.mutex.Unlock();
+  h.recv.lock.Unlock();
   RINGBUF_CRASH_POINT(kReceiveUnlocked);
 }
 

@@ -443,11 +443,14 @@ class Queue {
   absl::StatusOr<size_t> ReceiveIntoImpl(absl::Span<char> buffer,
                                          const internal::Deadline& deadline,
                                          Mode mode, uint32_t* priority);
-  // Takes `side`'s lock, running `repair` first if its last owner died.
+  // Takes `side`'s lock for this thread's lease, releasing it first from
+  // a holder found gone (internal/recovery.h).
   absl::Status LockSide(internal::SideLock& side,
-                        void (*repair)(internal::Header&,
-                                       const internal::Levels&),
                         const internal::Deadline& deadline, Mode mode);
+  absl::Status LockSideSlowly(internal::SideLock& side,
+                              const internal::Deadline& deadline, Mode mode);
+  // Gives back this thread's lease in the mapping (the handle is going).
+  void DropThisThreadsLease();
   // The payload of `level`'s message at `head` (receive lock held), or
   // false with the out-of-range length word in *bad_length. Allocates
   // nothing, so no out-of-memory exception can leave the lock held.

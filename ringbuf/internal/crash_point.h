@@ -28,6 +28,11 @@ enum class CrashSite {
   // sites above hold there too, for the level being sent or received.
   kSendCounted,         // tail advanced, the level tail not yet: nothing published
   kReceiveLevelTaken,   // the level head advanced, head not yet: message taken
+  // Taking over a lease (lease_table.h) found free or owner-dead, by a waiter
+  // probing a lock's holder or by a thread taking a lease of its own.
+  kAdoptingLease,       // lease held, the side locks it names not yet released
+  kAdoptedLease,        // those locks repaired and released, lease not yet
+                        // marked consistent
 };
 
 #ifdef RINGBUF_CRASH_POINTS

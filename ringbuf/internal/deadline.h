@@ -21,16 +21,17 @@ class Deadline {
   // Never expires.
   static Deadline Infinite() { return Deadline(); }
 
-  // Expires `timeout` from now. Zero or negative: already expired (the call
-  // makes one attempt). absl::InfiniteDuration(): Infinite().
+  // Expires `timeout` after the call first asks where it stands (Expired,
+  // at, SliceEnd, NoSoonerThan): a call that never has to wait never reads
+  // the clock, and the time before the first question is the call's own
+  // non-blocking work (well under a microsecond). Zero or negative: already
+  // expired (the call makes one attempt). absl::InfiniteDuration():
+  // Infinite().
   static Deadline After(absl::Duration timeout) {
     if (timeout == absl::InfiniteDuration()) return Infinite();
     Deadline d;
     d.infinite_ = false;
-    d.at_ = Now();
-    if (timeout > absl::ZeroDuration()) {
-      d.at_ = absl::ToTimespec(absl::DurationFromTimespec(d.at_) + timeout);
-    }
+    d.timeout_ = timeout;
     return d;
   }
 
@@ -42,20 +43,33 @@ class Deadline {
   Deadline NoSoonerThan(absl::Duration floor) const {
     if (infinite_) return *this;
     const Deadline f = After(floor);
-    return Before(at_, f.at_) ? f : *this;
+    return Before(at(), f.at()) ? f : *this;
   }
 
-  bool Expired() const { return !infinite_ && !Before(Now(), at_); }
+  bool Expired() const {
+    if (infinite_) return false;
+    if (!resolved_ && timeout_ <= absl::ZeroDuration()) return true;
+    return !Before(Now(), at());
+  }
 
-  // The absolute CLOCK_MONOTONIC time, for pthread_mutex_clocklock and
-  // FUTEX_WAIT_BITSET. Undefined for an infinite deadline.
-  const timespec& at() const { return at_; }
+  // The absolute CLOCK_MONOTONIC time, for FUTEX_WAIT_BITSET. Undefined
+  // for an infinite deadline.
+  const timespec& at() const {
+    if (!resolved_) {
+      at_ = Now();
+      if (timeout_ > absl::ZeroDuration()) {
+        at_ = absl::ToTimespec(absl::DurationFromTimespec(at_) + timeout_);
+      }
+      resolved_ = true;
+    }
+    return at_;
+  }
 
   // The earlier of this deadline and `slice` from now: how long one sleep
   // may last before the sleeper looks around again.
   timespec SliceEnd(absl::Duration slice) const {
     timespec end = absl::ToTimespec(absl::DurationFromTimespec(Now()) + slice);
-    return (!infinite_ && Before(at_, end)) ? at_ : end;
+    return (!infinite_ && Before(at(), end)) ? at() : end;
   }
 
   static timespec Now() {
@@ -72,7 +86,10 @@ class Deadline {
   }
 
   bool infinite_ = true;
-  timespec at_{};
+  absl::Duration timeout_;
+  // at_ is computed from timeout_ on first use (one call, one thread).
+  mutable bool resolved_ = false;
+  mutable timespec at_{};
 };
 
 }  // namespace internal

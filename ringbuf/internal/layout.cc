@@ -35,8 +35,8 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
                             kMaxPriorities, "]")));
   }
   // The factors are bounded above (2^5 * 2^24 * 2^26), so the product fits.
-  uint64_t size = kHeaderSize + LevelIndexBytes(priorities) +
-                  uint64_t{priorities} * capacity * SlotStride(slot_size);
+  uint64_t size = LeaseTableOffset(capacity, slot_size, priorities) +
+                  kLeaseTableBytes;
   if (size > kMaxMappingSize) {
     return absl::InvalidArgumentError(QueueMessage(
         queue, absl::StrCat("capacity ", capacity, " x slot_size ", slot_size,
@@ -47,6 +47,12 @@ absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
                             kMaxMappingSize)));
   }
   return size;
+}
+
+uint64_t LeaseTableOffset(uint64_t capacity, uint32_t slot_size,
+                          uint32_t priorities) {
+  return kHeaderSize + LevelIndexBytes(priorities) +
+         uint64_t{priorities} * capacity * SlotStride(slot_size);
 }
 
 absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
@@ -66,8 +72,11 @@ absl::Status InitHeader(absl::string_view queue, void* mapping, uint64_t size,
     return ErrnoStatus(errno, "getrandom (the incarnation)", queue);
   }
   h->priorities = priorities;
-  if (absl::Status s = h->send.mutex.Init(queue); !s.ok()) return s;
-  if (absl::Status s = h->recv.mutex.Init(queue); !s.ok()) return s;
+  // The side locks start free (0); each lease is a robust mutex to set up.
+  LeaseTable* leases = new (static_cast<char*>(mapping) +
+                            LeaseTableOffset(capacity, slot_size, priorities))
+      LeaseTable;
+  if (absl::Status s = leases->Init(queue); !s.ok()) return s;
   // Published last; release pairs with the acquire load in ValidateHeader.
   h->magic.store(kMagicReady, std::memory_order_release);
   return absl::OkStatus();

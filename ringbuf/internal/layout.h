@@ -17,6 +17,7 @@
 //                         (priorities > 1: one such ring per level)
 //                         each slot_stride bytes (a multiple of 64):
 //                         uint32 length | uint32 reserved | payload[slot_size]
+//   then                the lease table, kLeaseTableBytes (lease_table.h)
 //
 // Synchronisation, in the words of the classic design:
 //   * The two counting semaphores are "empty slots" and "full slots". Their
@@ -26,17 +27,20 @@
 //     that side's lock. A process can die between any two instructions and
 //     no token is ever held by nobody: there is nothing to reconcile.
 //     See counting_semaphore.h for how a waiter sleeps on them.
-//   * The mutex is split in two robust, process-shared mutexes, one per side
-//     (a two-lock bounded buffer): producers serialise on the send lock,
+//   * The mutex is split in two process-shared locks, one per side (a
+//     two-lock bounded buffer): producers serialise on the send lock,
 //     consumers on the receive lock, and a producer never waits for a
 //     consumer's lock. Each side's lock guards that side's index, the slot
-//     it is copying, and its recovery counters.
+//     it is copying, and its recovery counters. A lock is a futex word
+//     naming its holder's lease, a robust mutex the holder's thread keeps
+//     while it uses the queue (leased_lock.h, lease_table.h).
 //
 // Crash recovery (the protocol, one story; recovery.cc implements it):
-//   A process that dies holding a side lock leaves the lock owner-dead. The
-//   next locker of that side gets EOWNERDEAD and, before marking the lock
-//   consistent, reads the side's `progress` and `copying_index` words, which
-//   the dead owner kept up to date:
+//   A thread that dies holding a side lock leaves the lock naming its lease,
+//   which the kernel marks owner-dead. Whoever takes that lease next (a
+//   waiter for the lock probing its holder, or a thread looking for a lease
+//   of its own) releases the lock, first reading the side's `progress` and
+//   `copying_index` words, which the dead owner kept up to date:
 //     kIdle                  nothing was in flight.
 //     kCopying, index unmoved (index == copying_index)
 //                            a producer died mid-copy: tail was not advanced,
@@ -52,9 +56,10 @@
 //   Either way the repairer wakes the other side's sleepers (the dead owner
 //   may have died before its wake-up call), counts the recovery and resets
 //   progress to kIdle. The cached index needs no repair: any value the dead
-//   owner left is a lower bound of the other index, which is all it claims. If the repairer itself dies before marking the
-//   lock consistent, the lock stays owner-dead and the next locker repeats
-//   the repair, which is idempotent but for the counters.
+//   owner left is a lower bound of the other index, which is all it
+//   claims. If the repairer itself dies before unlocking the side lock, the
+//   lease it took is owner-dead again, the lock still names it, and the
+//   next taker repeats the repair, which is idempotent but for the counters.
 #ifndef RINGBUF_INTERNAL_LAYOUT_H_
 #define RINGBUF_INTERNAL_LAYOUT_H_
 
@@ -65,7 +70,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ringbuf/internal/robust_mutex.h"
+#include "ringbuf/internal/lease_table.h"
+#include "ringbuf/internal/leased_lock.h"
+#include "ringbuf/internal/shm_mapping.h"
 #include "ringbuf/options.h"
 
 namespace ringbuf {
@@ -81,40 +88,42 @@ inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 //   2: line 0 gained `incarnation` (a queue's identity across re-creation).
 //   3: line 0 gained `priorities` and SideLock `copying_level` (message
 //      priorities, priority_levels.h).
+//   4: the side locks became futex words naming a lease, and the mapping
+//      ends with the lease table (leased_lock.h, lease_table.h).
 // (The spin hints holder_cpu and poster_cpu live in words version 1 left
 // zeroed: 0 means "unknown", which old processes leave and new ones accept,
 // so they needed no bump of their own.)
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 
-// What a side's lock owner was doing; read only by the repairer after the
-// owner died. See the recovery protocol above.
+// What a side's lock holder was doing; read only by the repairer after the
+// holder died. See the recovery protocol above.
 enum SideProgress : uint32_t {
   kIdle = 0,
   kCopying = 1,  // between claiming slot[copying_index] and unlocking
 };
 
 // One side's lock and what it guards besides the index. Written only by the
-// holder of `mutex`; the counters are atomics so Stats may read them
+// holder of `lock`; the counters are atomics so Stats may read them
 // without the lock (relaxed: they are reports, not synchronisation).
 struct alignas(kCacheLine) SideLock {
-  RobustMutex mutex;
-  uint32_t progress;        // SideProgress; guarded by mutex
+  LeasedLock lock;
+  uint32_t progress;        // SideProgress; guarded by lock
   // CurrentCpuTag() (spin.h) of the latest holder when it took the lock,
   // 0 never. A hint for waiters deciding whether to spin, never trusted:
   // written by each holder after locking, read unlocked by waiters.
   std::atomic<uint32_t> holder_cpu;
-  uint64_t copying_index;   // index being copied while kCopying; guarded by mutex
+  uint64_t copying_index;   // index being copied while kCopying; guarded by lock
   // The other side's index as last read by this side, a lower bound of it
   // (indexes only grow): the send side caches head, the receive side tail.
   // Re-read only when it says "full" (or "empty"), so the hot path does not
-  // pull the other side's cache line every message. Guarded by mutex.
+  // pull the other side's cache line every message. Guarded by lock.
   uint64_t cached_other_index;
-  std::atomic<uint64_t> owner_deaths;  // written under mutex
+  std::atomic<uint64_t> owner_deaths;  // written under lock
   // Send side: partial sends discarded. Receive side: messages lost to a
   // consumer that died after taking them.
-  std::atomic<uint64_t> lost_in_flight;  // written under mutex
+  std::atomic<uint64_t> lost_in_flight;  // written under lock
   // The priority level being copied while kCopying (0 in a 1-level queue);
-  // guarded by mutex. copying_index is an index of that level's ring.
+  // guarded by lock. copying_index is an index of that level's ring.
   uint32_t copying_level;
 };
 
@@ -184,9 +193,10 @@ static_assert(offsetof(Header, incarnation) == 40 &&
 static_assert(offsetof(Header, priorities) + sizeof(uint32_t) <= kCacheLine,
               "the priority count lives in line 0, with the rest of the "
               "identity");
-static_assert(offsetof(Header, send) == 64 && offsetof(Header, tail) == 192 &&
-                  offsetof(Header, recv) == 256 &&
-                  offsetof(Header, head) == 384 && kHeaderSize == 448,
+static_assert(sizeof(SideLock) == kCacheLine, "one line per side lock");
+static_assert(offsetof(Header, send) == 64 && offsetof(Header, tail) == 128 &&
+                  offsetof(Header, recv) == 192 &&
+                  offsetof(Header, head) == 256 && kHeaderSize == 320,
               "docs/design.md draws these offsets: change it with them, and "
               "bump kLayoutVersion");
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
@@ -203,6 +213,16 @@ uint64_t SlotStride(uint32_t slot_size);
 // if the geometry is out of bounds.
 absl::StatusOr<uint64_t> MappingSize(absl::string_view queue, uint64_t capacity,
                                      uint32_t slot_size, uint32_t priorities);
+
+// Where the lease table starts: after the slots of every level.
+uint64_t LeaseTableOffset(uint64_t capacity, uint32_t slot_size,
+                          uint32_t priorities);
+
+// The lease table of a validated mapping: its last kLeaseTableBytes.
+inline LeaseTable& LeaseTableOf(const ShmMapping& mapping) {
+  return *reinterpret_cast<LeaseTable*>(static_cast<char*>(mapping.data()) +
+                                        mapping.size() - kLeaseTableBytes);
+}
 
 // Initialises a zero-filled mapping of `size` bytes (size from MappingSize)
 // and writes the magic word last.

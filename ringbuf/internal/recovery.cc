@@ -36,6 +36,34 @@ bool DeadOwnerWasCopying(const SideLock& side,
 
 }  // namespace
 
+absl::StatusOr<bool> ProbeHolder(Header& h, const Levels& levels,
+                                 LeaseTable& leases, uint32_t id,
+                                 absl::string_view queue) {
+  RobustMutex& lease = leases.of(id);
+  absl::StatusOr<RobustMutex::Acquired> got = lease.TryLock(queue);
+  if (!got.ok()) return got.status();
+  if (*got == RobustMutex::Acquired::kBusy) return false;
+  ReleaseLocksOf(h, levels, id);
+  if (*got == RobustMutex::Acquired::kOwnerDied) lease.MarkConsistent();
+  lease.Unlock();
+  return true;
+}
+
+void ReleaseLocksOf(Header& h, const Levels& levels, uint32_t id) {
+  RINGBUF_CRASH_POINT(kAdoptingLease);
+  // Nobody else can take a lock in the name of `id` while we hold the
+  // lease, so what we see here stays true until we unlock.
+  if (h.send.lock.holder() == id) {
+    RepairSendSide(h, levels);
+    h.send.lock.Unlock();
+  }
+  if (h.recv.lock.holder() == id) {
+    RepairReceiveSide(h, levels);
+    h.recv.lock.Unlock();
+  }
+  RINGBUF_CRASH_POINT(kAdoptedLease);
+}
+
 void RepairSendSide(Header& h, const Levels& levels) {
   h.send.owner_deaths.fetch_add(1, std::memory_order_relaxed);
   RINGBUF_CRASH_POINT(kRepairing);

@@ -4,24 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-
 #include "ringbuf/internal/errno_status.h"
-
-// ThreadSanitizer intercepts pthread_mutex_trylock and unlock but not
-// pthread_mutex_clocklock; tell it about that one by hand, or it sees a lock
-// taken there as never taken.
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RINGBUF_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define RINGBUF_TSAN 1
-#endif
-#ifdef RINGBUF_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
-#include "ringbuf/internal/spin.h"
 
 namespace ringbuf {
 namespace internal {
@@ -65,99 +48,28 @@ absl::Status RobustMutex::Init(absl::string_view queue) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RobustMutex::Acquired> RobustMutex::Lock(
-    absl::string_view queue, const Deadline& deadline,
-    const std::atomic<bool>& cancelled, std::atomic<uint32_t>& holder_cpu) {
+absl::StatusOr<RobustMutex::Acquired> RobustMutex::TryLock(
+    absl::string_view queue) {
   const int kind = __atomic_load_n(&mutex_.__data.__kind, __ATOMIC_RELAXED);
   if (kind != ExpectedKind()) {
     return absl::DataLossError(QueueMessage(
-        queue, absl::StrCat("queue lock is corrupt: its kind word is ", kind,
+        queue, absl::StrCat("queue lease is corrupt: its kind word is ", kind,
                             ", expected ", ExpectedKind())));
   }
-  // A free lock is taken at once. Otherwise, before sleeping (spin.h):
-  //   * if the holder may be running on another CPU, spin for the thread's
-  //     budget: the holder only copies one message, and sleeping costs a
-  //     futex round trip through the kernel (and the hypervisor) on both
-  //     sides. The spin only reads the lock word (glibc's __lock: 0 when
-  //     free), so waiters do not steal the cache line from the holder;
-  //   * if it took the lock on this very CPU, it cannot release it while we
-  //     spin: yield to it a few times instead. A preempted holder needs only
-  //     a moment to finish its copy, and a yield hands it the CPU without
-  //     the futex sleep that would make its unlock a system call too.
-  int rc = EBUSY;
-  if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
-    rc = pthread_mutex_trylock(&mutex_);
-  }
-  auto try_if_free = [&] {
-    if (__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) == 0) {
-      rc = pthread_mutex_trylock(&mutex_);
-    }
-  };
-  if (rc != EBUSY) {
-    // Taken (or an error for the switch below) without waiting.
-  } else if (MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
-                          CurrentCpuTag())) {
-    SpinBudget& budget = t_lock_spin;
-    const int spins = budget.spins();
-    for (int i = 0; i < spins && rc == EBUSY; ++i) {
-      CpuRelax();
-      try_if_free();
-    }
-    if (rc == EBUSY) {
-      budget.Wasted();
-    } else {
-      budget.Paid();
-    }
-  } else {
-    for (int i = 0; i < kWaitYields && rc == EBUSY; ++i) {
-      sched_yield();
-      try_if_free();
-    }
-  }
-  // Then sleep, in slices, so that a cancelled caller (Queue::Shutdown) is
-  // not held here by a lock someone keeps long.
-  while (rc == EBUSY) {
-    const timespec until = deadline.SliceEnd(kLockSlice);
-#ifdef RINGBUF_TSAN
-    __tsan_mutex_pre_lock(&mutex_, __tsan_mutex_try_lock);
-#endif
-    rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &until);
-#ifdef RINGBUF_TSAN
-    __tsan_mutex_post_lock(
-        &mutex_,
-        rc == 0 || rc == EOWNERDEAD
-            ? __tsan_mutex_try_lock
-            : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
-        0);
-#endif
-    if (rc != ETIMEDOUT || deadline.Expired()) break;
-    if (cancelled.load(std::memory_order_acquire)) {
-      return absl::CancelledError(QueueMessage(queue, "cancelled"));
-    }
-    rc = EBUSY;
-  }
-  if (rc == 0 || rc == EOWNERDEAD) {
-    // Ours now: record where we run, for the next waiter's choice (spin.h).
-    const uint32_t cpu = CurrentCpuTag();
-    if (holder_cpu.load(std::memory_order_relaxed) != cpu) {
-      holder_cpu.store(cpu, std::memory_order_relaxed);
-    }
-  }
-  switch (rc) {
+  switch (const int rc = pthread_mutex_trylock(&mutex_)) {
     case 0:
       return Acquired::kClean;
     case EOWNERDEAD:
       return Acquired::kOwnerDied;
-    case ETIMEDOUT:
-      return absl::DeadlineExceededError(
-          QueueMessage(queue, "timed out waiting for the queue lock"));
+    case EBUSY:
+      return Acquired::kBusy;
     case ENOTRECOVERABLE:
       return absl::DataLossError(QueueMessage(
-          queue, "queue lock is unrecoverable (a repair was abandoned)"));
+          queue, "queue lease is unrecoverable (a repair was abandoned)"));
     default:
-      // EINVAL, EDEADLK, EAGAIN...: the lock word is not a lock we made.
+      // EINVAL, EAGAIN...: the lock word is not a lock we made.
       return absl::DataLossError(QueueMessage(
-          queue, absl::StrCat("queue lock is corrupt: pthread_mutex_lock: ",
+          queue, absl::StrCat("queue lease is corrupt: pthread_mutex_trylock: ",
                               std::strerror(rc))));
   }
 }

@@ -84,25 +84,46 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view name) {
   return absl::StrCat("/", bare);
 }
 
+MappedRegion::~MappedRegion() { munmap(data_, size_); }
+
+ShmMapping::ShmMapping(void* data, uint64_t size) : data_(data), size_(size) {
+  // Without memory for the shared record, this mapping unmaps itself and
+  // region() is null (whoever needs it reports ResourceExhausted).
+  try {
+    region_ = std::make_shared<MappedRegion>(data, size);
+  } catch (...) {
+  }
+}
+
 ShmMapping::ShmMapping(ShmMapping&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
       owner_(other.owner_),
-      mode_(other.mode_) {}
+      mode_(other.mode_),
+      region_(std::move(other.region_)) {}
 
 ShmMapping& ShmMapping::operator=(ShmMapping&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) munmap(data_, size_);
+    Close();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     owner_ = other.owner_;
     mode_ = other.mode_;
+    region_ = std::move(other.region_);
   }
   return *this;
 }
 
-ShmMapping::~ShmMapping() {
-  if (data_ != nullptr) munmap(data_, size_);
+ShmMapping::~ShmMapping() { Close(); }
+
+void ShmMapping::Close() {
+  if (data_ == nullptr) return;
+  if (region_ == nullptr) {
+    munmap(data_, size_);
+    return;
+  }
+  region_->closed_.store(true, std::memory_order_release);
+  region_.reset();  // unmaps unless a thread's lease still points into it
 }
 
 absl::StatusOr<ShmMapping> ShmMapping::CreateExclusive(

@@ -6,7 +6,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -24,6 +26,26 @@ namespace internal {
 inline constexpr size_t kMaxNameLength = 240;
 absl::StatusOr<std::string> NormalizeName(absl::string_view name);
 
+// The memory of one mapping, unmapped when its last holder lets go: the
+// ShmMapping that made it and any thread's lease that points into it
+// (thread_leases.h: a robust mutex must stay mapped until it is unlocked).
+class MappedRegion {
+ public:
+  MappedRegion(void* data, uint64_t size) : data_(data), size_(size) {}
+  MappedRegion(const MappedRegion&) = delete;
+  MappedRegion& operator=(const MappedRegion&) = delete;
+  ~MappedRegion();  // unmaps
+
+  // Whether the ShmMapping that made it is gone, leaving only leases.
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  friend class ShmMapping;
+  void* data_;
+  uint64_t size_;
+  std::atomic<bool> closed_{false};
+};
+
 class ShmMapping {
  public:
   ShmMapping() = default;
@@ -31,7 +53,9 @@ class ShmMapping {
   ShmMapping& operator=(ShmMapping&& other) noexcept;
   ShmMapping(const ShmMapping&) = delete;
   ShmMapping& operator=(const ShmMapping&) = delete;
-  ~ShmMapping();  // unmaps; never unlinks
+  // Unmaps, unless a thread's lease still keeps the memory (region());
+  // never unlinks.
+  ~ShmMapping();
 
   // Maps the whole existing object read-only (the memory must not be
   // written), without following a symlink or blocking on a FIFO, and
@@ -75,14 +99,19 @@ class ShmMapping {
   // The object's owner and permission bits when it was opened read-only.
   uid_t owner() const { return owner_; }
   mode_t mode() const { return mode_; }
+  // The shared record of the memory, to keep it mapped after this goes;
+  // null if there was no memory for it.
+  const std::shared_ptr<MappedRegion>& region() const { return region_; }
 
  private:
-  ShmMapping(void* data, uint64_t size) : data_(data), size_(size) {}
+  ShmMapping(void* data, uint64_t size);
+  void Close();
 
   void* data_ = nullptr;
   uint64_t size_ = 0;
   uid_t owner_ = 0;
   mode_t mode_ = 0;
+  std::shared_ptr<MappedRegion> region_;
 };
 
 }  // namespace internal
