@@ -7,6 +7,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/counting_semaphore.h"
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
@@ -96,6 +97,7 @@ Queue::Queue(std::string name, internal::ShmMapping mapping,
       slots_(static_cast<char*>(mapping_->data()) + internal::kHeaderSize +
              internal::LevelIndexBytes(geometry.priorities)),
       shut_down_(std::make_unique<std::atomic<bool>>(false)) {
+  internal::RegisterLightPosts();
   const Levels levels = Levels::At(mapping_->data(), priorities_);
   level_tails_ = levels.tail;
   level_heads_ = levels.head;
@@ -391,9 +393,9 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
     levels().PublishSend(h.tail, level, tail, n);  // out of line
   } else {
     // Commit: this store takes the "full" tokens' place (full = tail - head).
-    // Release publishes the slots to consumers that acquire tail; seq_cst
-    // orders it before Post's load of the sleepers word.
-    h.tail.index.store(tail + n, std::memory_order_seq_cst);
+    // Release publishes the slots to consumers that acquire tail; it comes
+    // before Post's load of the sleepers word (asymmetric_fence.h).
+    internal::StoreIndexBeforePost(h.tail.index, tail + n);
   }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
@@ -691,9 +693,9 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
   } else {
     // Take: this store returns the "empty" tokens (empty = capacity - (tail -
     // head)). Release hands the slots back to producers only after we
-    // finished reading them; seq_cst orders it before Post's load of the
-    // sleepers word.
-    h.head.index.store(head + n, std::memory_order_seq_cst);
+    // finished reading them; it comes before Post's load of the sleepers
+    // word (asymmetric_fence.h).
+    internal::StoreIndexBeforePost(h.head.index, head + n);
   }
   RINGBUF_CRASH_POINT(kReceiveTaken);
   // Wake producers before unlocking (see PublishTail).

@@ -23,8 +23,10 @@
 // sleep episode, not once per message, and never when nobody sleeps.
 //
 // No lost wake-up: the poster stores the index, then loads the word; the
-// sleeper sets the bit, then loads the index, all seq_cst. Either the poster
-// sees the bit, or the sleeper sees the new index. A sleeper that set the bit
+// sleeper sets the bit, then loads the index, with a full fence between
+// each side's store and load (the poster's is the sleeper's membarrier
+// where the kernel allows: asymmetric_fence.h). Either the poster sees the
+// bit, or the sleeper sees the new index. A sleeper that set the bit
 // before a Post but calls FUTEX_WAIT after it finds the epoch moved and
 // returns at once (the epoch is why a later sleeper re-setting the bit cannot
 // make the old value current again).
@@ -45,6 +47,7 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
+#include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/futex.h"
@@ -109,12 +112,16 @@ class SlotSemaphore {
       const uint32_t expected =
           line_->sleepers.fetch_or(kSomeoneMaySleep, std::memory_order_seq_cst) |
           kSomeoneMaySleep;
+      // Posters may store the index without a fence (asymmetric_fence.h):
+      // this one stands for theirs.
+      const bool fenced = FenceAgainstLightPosts();
       if (available(line_->index.load(std::memory_order_seq_cst))) {
         return Result::kAvailable;
       }
       if (cancelled.load(std::memory_order_seq_cst)) return Result::kCancelled;
       if (deadline.Expired()) return Result::kExpired;
-      timespec until = deadline.SliceEnd(kRecheckInterval);
+      timespec until =
+          deadline.SliceEnd(fenced ? kRecheckInterval : kUnfencedSleep);
       FutexWaitUntil(word, expected, &until);
     }
   }

@@ -44,7 +44,7 @@ namespace internal {
 
 // The first and the longest sleep of a waiter before it looks at the
 // holder's lease again (and, for the longest, at its cancelled flag).
-inline constexpr absl::Duration kFirstLockSlice = absl::Milliseconds(1);
+inline constexpr absl::Duration kFirstLockSlice = absl::Milliseconds(50);
 inline constexpr absl::Duration kLockSlice = absl::Milliseconds(50);
 
 class LeasedLock {
