@@ -323,10 +323,12 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kSendBeforeLock);
-    if (absl::Status s = LockSide(h.send, deadline,
-                                  mode);
+    if (absl::Status s = LockSide(h.send, deadline, mode);
         !s.ok()) {
-      return looked ? BusyAfterLooking(s, "a free slot") : s;
+      if (!looked) return s;
+      // Woken for a free slot we now leave: pass the wake-up on.
+      SlotSemaphore(&h.head).Wake(1);
+      return BusyAfterLooking(s, "a free slot");
     }
     // Only the send-lock holder writes tail. Head is read (acquire, pairing
     // with the consumer's store of head: the slots we are about to reuse have
@@ -406,7 +408,12 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
   RINGBUF_CRASH_POINT(kSendUnlocked);
 }
 
-void Queue::AbandonSend() { Abandon(header_->send); }
+void Queue::AbandonSend() {
+  Abandon(header_->send);
+  // The reservation may have taken a slot a sleeping producer was woken
+  // for (one wake-up per freed slot): offer it again.
+  SlotSemaphore(&header_->head).Wake(1);
+}
 
 namespace {
 
@@ -622,8 +629,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
   Header& h = *header_;
   for (bool looked = false;; looked = true) {
     RINGBUF_CRASH_POINT(kReceiveBeforeLock);
-    if (absl::Status s = LockSide(h.recv,
-                                  deadline, mode);
+    if (absl::Status s = LockSide(h.recv, deadline, mode);
         !s.ok()) {
       return looked ? BusyAfterLooking(s, "a message") : s;
     }
@@ -698,8 +704,12 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
     internal::StoreIndexBeforePost(h.head.index, head + n);
   }
   RINGBUF_CRASH_POINT(kReceiveTaken);
-  // Wake producers before unlocking (see PublishTail).
-  SlotSemaphore(&h.head).Post();
+  // Wake producers before unlocking (see PublishTail): one per slot freed,
+  // not all of them. Sixty-four producers sleeping on a full queue would
+  // otherwise all wake for each slot, run, find it taken and sleep again,
+  // starving the consumer of CPU (docs/design.md §3).
+  SlotSemaphore(&h.head).Post(
+      static_cast<int>(std::min<uint64_t>(n, internal::kWakeAll)));
   h.recv.progress = internal::kIdle;
   h.recv.lock.Unlock();
   RINGBUF_CRASH_POINT(kReceiveUnlocked);

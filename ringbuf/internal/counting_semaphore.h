@@ -106,6 +106,12 @@ class SlotSemaphore {
       }
     }
     uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
+    bool woken = false;
+    // A waiter woken for a token it does not take passes the wake-up on.
+    auto leave = [&](Result r) {
+      if (woken) Wake(1);
+      return r;
+    };
     for (;;) {
       // seq_cst: pairs with Post's store-then-load (see the file comment),
       // and with Interrupt's store of `cancelled` then epoch bump.
@@ -118,11 +124,13 @@ class SlotSemaphore {
       if (available(line_->index.load(std::memory_order_seq_cst))) {
         return Result::kAvailable;
       }
-      if (cancelled.load(std::memory_order_seq_cst)) return Result::kCancelled;
-      if (deadline.Expired()) return Result::kExpired;
+      if (cancelled.load(std::memory_order_seq_cst)) {
+        return leave(Result::kCancelled);
+      }
+      if (deadline.Expired()) return leave(Result::kExpired);
       timespec until =
           deadline.SliceEnd(fenced ? kRecheckInterval : kUnfencedSleep);
-      FutexWaitUntil(word, expected, &until);
+      woken = FutexWaitUntil(word, expected, &until) == 0 || woken;
     }
   }
 
@@ -136,19 +144,46 @@ class SlotSemaphore {
     FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
   }
 
-  // After advancing the index with a seq_cst store: note where we run, and
-  // wake the sleepers, if any.
-  void Post() {
+  // After advancing the index (StoreIndexBeforePost): note where we run,
+  // and wake up to `wake` sleepers, if any may sleep (kWakeAll: every one).
+  void Post(int wake = kWakeAll) {
     const uint32_t cpu = CurrentCpuTag();
     if (line_->poster_cpu.load(std::memory_order_relaxed) != cpu) {
       line_->poster_cpu.store(cpu, std::memory_order_relaxed);
     }
+    Wake(wake);
+  }
+
+  // Wakes up to `count` sleepers if the bit says any may sleep. Post's
+  // second half, and how a waiter that was woken but leaves without taking
+  // what it was woken for passes the wake-up on (count 1).
+  void Wake(int count) {
+    uint32_t* word = reinterpret_cast<uint32_t*>(&line_->sleepers);
     uint32_t w = line_->sleepers.load(std::memory_order_seq_cst);
     while ((w & kSomeoneMaySleep) != 0) {
-      if (line_->sleepers.compare_exchange_weak(w, w + 1,
-                                                std::memory_order_seq_cst)) {
+      if (count == kWakeAll) {
+        // Clear the bit and bump the epoch in one step, then wake everyone.
+        if (line_->sleepers.compare_exchange_weak(w, w + 1,
+                                                  std::memory_order_seq_cst)) {
+          RINGBUF_CRASH_POINT(kWaking);
+          FutexWake(word, kWakeAll);
+          return;
+        }
+      } else if (line_->sleepers.compare_exchange_weak(
+                     w, w + 2, std::memory_order_seq_cst)) {
+        // Bump the epoch and keep the bit (others may still sleep): a
+        // sleeper on its way to FUTEX_WAIT with the old value looks again.
         RINGBUF_CRASH_POINT(kWaking);
-        FutexWake(reinterpret_cast<uint32_t*>(&line_->sleepers), kWakeAll);
+        if (FutexWake(word, count) < count) {
+          // Fewer sleepers than wake-ups: nobody is left asleep. Clear the
+          // bit (bumping the epoch again), then wake whoever fell asleep
+          // between the two steps, normally nobody.
+          uint32_t bumped = w + 2;
+          if (line_->sleepers.compare_exchange_strong(
+                  bumped, bumped + 1, std::memory_order_seq_cst)) {
+            FutexWake(word, kWakeAll);
+          }
+        }
         return;
       }
     }
