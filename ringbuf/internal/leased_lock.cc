@@ -2,7 +2,6 @@
 
 #include <sched.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +68,6 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     }
     // Then sleep on the word, looking at the holder's lease before the
     // first sleep and after each sleep that timed out (leased_lock.h).
-    absl::Duration slice = kFirstLockSlice;
     bool probe_due = true;
     while (!taken) {
       seen = word_.load(std::memory_order_relaxed);
@@ -100,12 +98,9 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
                                        std::memory_order_relaxed)) {
         continue;
       }
-      const timespec until = deadline.SliceEnd(slice);
-      if (FutexWaitUntil(reinterpret_cast<uint32_t*>(&word_), seen | kWaiters,
-                         &until) == ETIMEDOUT) {
-        slice = std::min(2 * slice, kLockSlice);
-        probe_due = true;
-      }
+      const timespec until = deadline.SliceEnd(kLockSlice);
+      probe_due = FutexWaitUntil(reinterpret_cast<uint32_t*>(&word_),
+                                 seen | kWaiters, &until) == ETIMEDOUT;
     }
   }
   NoteHolderCpu(holder_cpu);
