@@ -13,6 +13,14 @@
 //
 // Concurrency. Any number of processes and threads may Send and Receive on
 // one queue at once; one Queue handle may be shared by several threads.
+// Each thread that sends or receives through a handle holds one of the
+// queue's 256 leases (a robust mutex in the mapping by which others learn
+// that it died) from its first call until the handle is destroyed or the
+// thread exits; so at most 256 threads (counting each handle a thread uses
+// once) can use one queue at a time, and a call from one more returns
+// ResourceExhausted. A thread that already holds a side's lock through a
+// handle (an unfinished Peek, PeekBatch or Reserve) and calls again on that
+// side through the same handle gets FailedPrecondition at once.
 //
 // Priorities (Options::priorities, 1 by default). Every send may name a
 // priority, 0 (lowest, the default) .. priorities()-1; every receive takes the
@@ -47,14 +55,16 @@
 //     never wedges the queue, never loses or duplicates a committed message
 //     and never leaks a slot. A send killed before it returned OK may or may
 //     not have committed; a receive killed before it returned loses at most
-//     the one message (a ReceiveBatch: the batch) it was taking. The next process to touch the killed
-//     process's lock repairs it (Stats counts the repairs).
+//     the one message (a ReceiveBatch: the batch) it was taking. The next
+//     process to wait for the killed process's lock, or to take its lease,
+//     repairs it within 50 ms (Stats counts the repairs).
 //   * Waiting costs no CPU: a blocked call spins for at most a few
 //     microseconds (not at all when the process it waits for last ran on
 //     its CPU), yields a few times, then sleeps in the kernel (waking once a
 //     second to re-check, see internal/spin.h and counting_semaphore.h).
 //
-// Timeouts are measured on CLOCK_MONOTONIC, computed once per call, and bound
+// Timeouts are measured on CLOCK_MONOTONIC, computed once per call (when it
+// first has to wait: a call that never waits never reads the clock), and bound
 // the whole call including the wait for the queue's lock, except that a busy
 // lock is always given at least 10 ms (Busy locks, below): a wall-clock jump
 // neither shortens nor stretches them. A zero or negative timeout makes one
