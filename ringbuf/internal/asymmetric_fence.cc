@@ -52,6 +52,10 @@ void RegisterLightPosts() {
   static_cast<void>(registered);
 }
 
+bool LightPostsEnabled() {
+  return g_light_posts.load(std::memory_order_relaxed);
+}
+
 bool FenceAgainstLightPosts() {
   const long offered = Offered();
   // A kernel without the expedited command registers nobody: every post

@@ -45,6 +45,10 @@ __attribute__((visibility("hidden"))) inline std::atomic<bool>
 // when a handle is made; until it returns, posts are heavy.
 void RegisterLightPosts();
 
+// Whether this process's posts are light (g_light_posts, for tests: the
+// variable is hidden, so each shared object has its own).
+bool LightPostsEnabled();
+
 // The poster's half: stores `value` into an index whose sleepers the
 // caller loads next.
 inline void StoreIndexBeforePost(std::atomic<uint64_t>& index,
