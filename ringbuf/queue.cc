@@ -327,7 +327,7 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
         !s.ok()) {
       if (!looked) return s;
       // Woken for a free slot we now leave: pass the wake-up on.
-      SlotSemaphore(&h.head).Wake(1);
+      SlotSemaphore(&h.head).PassOn();
       return BusyAfterLooking(s, "a free slot");
     }
     // Only the send-lock holder writes tail. Head is read (acquire, pairing
@@ -397,7 +397,7 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
     // Commit: this store takes the "full" tokens' place (full = tail - head).
     // Release publishes the slots to consumers that acquire tail; it comes
     // before Post's load of the sleepers word (asymmetric_fence.h).
-    internal::StoreIndexBeforePost(h.tail.index, tail + n);
+    internal::StoreBeforeWake<uint64_t>(h.tail.index, tail + n);
   }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
@@ -412,7 +412,7 @@ void Queue::AbandonSend() {
   Abandon(header_->send);
   // The reservation may have taken a slot a sleeping producer was woken
   // for (one wake-up per freed slot): offer it again.
-  SlotSemaphore(&header_->head).Wake(1);
+  SlotSemaphore(&header_->head).PassOn();
 }
 
 namespace {
@@ -701,7 +701,7 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
     // head)). Release hands the slots back to producers only after we
     // finished reading them; it comes before Post's load of the sleepers
     // word (asymmetric_fence.h).
-    internal::StoreIndexBeforePost(h.head.index, head + n);
+    internal::StoreBeforeWake<uint64_t>(h.head.index, head + n);
   }
   RINGBUF_CRASH_POINT(kReceiveTaken);
   // Wake producers before unlocking (see PublishTail): one per slot freed,

@@ -49,18 +49,18 @@ void RegisterLightPosts();
 // variable is hidden, so each shared object has its own).
 bool LightPostsEnabled();
 
-// The poster's half: stores `value` into an index whose sleepers the
-// caller loads next.
-inline void StoreIndexBeforePost(std::atomic<uint64_t>& index,
-                                 uint64_t value) {
+// The poster's half: stores `value` into a word (an index, a lock word)
+// whose sleepers word the caller loads next (sleepers.h).
+template <typename T>
+inline void StoreBeforeWake(std::atomic<T>& word, T value) {
   if (g_light_posts.load(std::memory_order_relaxed)) {
-    // Release publishes the slots; the sleeper's membarrier supplies the
-    // store-load fence. The compiler must not sink the store below the
-    // caller's load of the sleepers word.
-    index.store(value, std::memory_order_release);
+    // Release publishes what the store stands for; the sleeper's
+    // membarrier supplies the store-load fence. The compiler must not sink
+    // the store below the caller's load of the sleepers word.
+    word.store(value, std::memory_order_release);
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {
-    index.store(value, std::memory_order_seq_cst);
+    word.store(value, std::memory_order_seq_cst);
   }
 }
 

@@ -1,5 +1,5 @@
-// A side lock (the send lock, the receive lock): one futex word in the
-// mapping that names its holder's lease.
+// A side lock (the send lock, the receive lock): a futex word in the mapping
+// that names its holder's lease, and a sleepers word for its waiters.
 //
 // Why not a robust pthread mutex, as before layout version 4: glibc's robust
 // mutexes keep a per-thread list of the mutexes a thread holds, so that the
@@ -9,17 +9,18 @@
 // needed to learn that a holder died, and a thread's death does not change
 // from one message to the next: so each thread holds one robust mutex, its
 // lease (lease_table.h), for as long as it uses the queue, and the side lock
-// itself is a bare word, taken with one compare-and-swap and released with
-// one exchange, like a non-robust mutex.
+// itself is a bare word: 0 when free, else the holder's lease id
+// (1..kLeases). Taking it is one compare-and-swap. Releasing it is a plain
+// store and one load of the sleepers word (sleepers.h, asymmetric_fence.h):
+// no atomic read-modify-write at all unless someone sleeps, where a mutex
+// needs an exchange to learn whether it has waiters.
 //
-// The word: 0 when free, else the holder's lease id (1..kLeases) | kWaiters
-// if a thread may be asleep on it. A waiter that cannot take the lock asks
-// `probe_holder` whether the lease it names still has a living thread;
-// once the thread is gone, the prober releases every lock the lease holds,
-// repairing what each guards first (recovery.h), and the waiter takes the
-// lock like any other.
+// A waiter that cannot take the lock asks `probe_holder` whether the lease
+// it names still has a living thread; once the thread is gone, the prober
+// releases every lock the lease holds, repairing what each guards first
+// (recovery.h), and the waiter takes the lock like any other.
 //
-// Recovery bound: the kernel wakes nobody sleeping on this word when a
+// Recovery bound: the kernel wakes nobody sleeping on a side lock when its
 // holder dies, so a sleeper looks at the holder's lease before its first
 // sleep and after each sleep that ends without a wake-up. Sleeps last
 // kLockSlice: a holder that dies while others sleep on its lock is noticed
@@ -37,7 +38,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/deadline.h"
+#include "ringbuf/internal/sleepers.h"
 #include "ringbuf/internal/spin.h"
 
 namespace ringbuf {
@@ -49,9 +52,6 @@ inline constexpr absl::Duration kLockSlice = absl::Milliseconds(50);
 
 class LeasedLock {
  public:
-  static constexpr uint32_t kWaiters = 1u << 31;
-  static constexpr uint32_t kHolderMask = ~kWaiters;
-
   // Called by a waiter with the lease id the word names: true once that
   // lease's thread is known to be gone and its locks were released (go
   // round again), false while it lives, or an error (a corrupt lease).
@@ -60,11 +60,11 @@ class LeasedLock {
   // Takes the lock for lease `me` (1..kLeases). A free lock is taken at
   // once. Otherwise, before sleeping (spin.h): if the holder may be running
   // on another CPU, spin reading the word for the thread's budget; if it
-  // took the lock on this CPU, yield to it a few times. Then sleep on the
-  // word until `deadline`, probing the holder as the file comment says and
-  // checking `cancelled` after every sleep. `holder_cpu` is the word beside
-  // the lock where each holder records its CPU (a hint): read while the
-  // lock is busy, written once it is ours.
+  // took the lock on this CPU, yield to it a few times. Then sleep until
+  // `deadline`, probing the holder as the file comment says and checking
+  // `cancelled` after every sleep. `holder_cpu` is the word beside the lock
+  // where each holder records its CPU (a hint): read while the lock is
+  // busy, written once it is ours.
   //   DeadlineExceeded: the deadline passed.
   //   Cancelled: `cancelled` was set.
   //   FailedPrecondition: `me` already holds it (this thread has not
@@ -93,16 +93,19 @@ class LeasedLock {
 
   // Releases the lock: by its holder, or by whoever took over the lease it
   // names (recovery.h). Wakes one sleeper if any may sleep.
-  void Unlock();
+  void Unlock() {
+    StoreBeforeWake<uint32_t>(word_, 0);
+    Sleepers(&sleepers_).Wake(1);
+  }
 
   // The lease id the word names, 0 if free.
-  uint32_t holder() const {
-    return word_.load(std::memory_order_acquire) & kHolderMask;
-  }
+  uint32_t holder() const { return word_.load(std::memory_order_acquire); }
 
  private:
   // Takes the lock if `seen` (updated as it goes) says it is free.
   bool TakeIfFree(uint32_t& seen, uint32_t me);
+  // The waiting policy's first phases: whether it took the lock.
+  bool SpinOrYield(uint32_t me, const std::atomic<uint32_t>& holder_cpu);
   // Ours now: record where we run, for the next waiter's choice (spin.h).
   static void NoteHolderCpu(std::atomic<uint32_t>& holder_cpu) {
     const uint32_t cpu = CurrentCpuTag();
@@ -112,10 +115,11 @@ class LeasedLock {
   }
 
   std::atomic<uint32_t> word_;
+  std::atomic<uint32_t> sleepers_;  // sleepers.h: epoch << 1 | may-sleep
 };
 
-static_assert(sizeof(LeasedLock) == sizeof(uint32_t),
-              "a side lock is one futex word");
+static_assert(sizeof(LeasedLock) == 2 * sizeof(uint32_t),
+              "a side lock is its word and its sleepers word");
 
 }  // namespace internal
 }  // namespace ringbuf
