@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <fstream>
 #include <random>
@@ -25,6 +26,7 @@
 #include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/counting_semaphore.h"
 #include "ringbuf/internal/crash_point.h"
+#include "ringbuf/internal/leased_lock.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -130,6 +132,67 @@ TEST(WakeupTest, WokenProducerKilledBeforeItsClaimDelaysOthersOnlyUntilTheirRech
   ASSERT_TRUE(q.TrySend("x").ok());
   ASSERT_TRUE(q.TrySend("y").ok());
   EXPECT_EQ(q.TrySend("z").code(), absl::StatusCode::kUnavailable);
+}
+
+// A side lock is released with a plain store, then its sleepers are woken:
+// a holder killed between the two leaves the lock free and a waiter asleep
+// on it, whom nothing wakes but the end of its sleep slice (kLockSlice),
+// after which it looks again and takes the lock.
+int g_commit_fd = -1;
+
+void StopAfterUnlocking(CrashSite site) {
+  if (site != CrashSite::kUnlockedNotWoken) return;
+  char byte = 'u';
+  (void)!write(g_commit_fd, &byte, 1);
+  for (;;) pause();
+}
+
+TEST(WakeupTest, HolderKilledBetweenUnlockAndWakeDelaysTheWaiterOneSliceAtMost) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, /*slot_size=*/64);
+  testing::Signal reserved;
+  testing::Signal go;
+  testing::Signal unlocked;
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (!mine.ok()) return 1;
+    absl::StatusOr<Queue::Reservation> r = mine->Reserve(kBound);
+    if (!r.ok()) return 2;
+    reserved.Notify();
+    if (go.WaitFor(kBound) == 0) return 3;
+    g_commit_fd = unlocked.WriteFd();
+    internal::SetCrashHook(StopAfterUnlocking);
+    std::memcpy(r->buffer().data(), "reserved", 8);
+    (void)r->Commit(8);
+    return 4;
+  });
+  ASSERT_EQ(reserved.WaitFor(kBound), 'x');
+  // A sender of ours, asleep on the send lock the child holds.
+  std::atomic<pid_t> tid{0};
+  absl::Status sent;
+  std::thread producer([&] {
+    tid = gettid();
+    sent = q.SendFor("waiter", kBound);
+  });
+  ASSERT_TRUE(AwaitBlockedInFutex(tid, kBound));
+  go.Notify();
+  ASSERT_EQ(unlocked.WaitFor(kBound), 'u');
+  kill(child, SIGKILL);
+  const absl::Time killed = absl::Now();
+  producer.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_LT(absl::Now() - killed,
+            internal::kLockSlice + absl::Seconds(2));
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  // The reservation was committed before the unlock; no death to repair.
+  std::string out;
+  ASSERT_TRUE(q.TryReceive(&out).ok());
+  EXPECT_EQ(out, "reserved");
+  ASSERT_TRUE(q.TryReceive(&out).ok());
+  EXPECT_EQ(out, "waiter");
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
 }
 
 // Light posts (plain release stores) are safe only from a process the

@@ -33,6 +33,8 @@ enum class CrashSite {
   kAdoptingLease,       // lease held, the side locks it names not yet released
   kAdoptedLease,        // those locks repaired and released, lease not yet
                         // marked consistent
+  kUnlockedNotWoken,    // a side lock's word cleared, its sleepers not yet
+                        // woken (leased_lock.h)
 };
 
 #ifdef RINGBUF_CRASH_POINTS

@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ringbuf/internal/asymmetric_fence.h"
+#include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/deadline.h"
 #include "ringbuf/internal/sleepers.h"
 #include "ringbuf/internal/spin.h"
@@ -95,6 +96,7 @@ class LeasedLock {
   // names (recovery.h). Wakes one sleeper if any may sleep.
   void Unlock() {
     StoreBeforeWake<uint32_t>(word_, 0);
+    RINGBUF_CRASH_POINT(kUnlockedNotWoken);
     Sleepers(&sleepers_).Wake(1);
   }
 
