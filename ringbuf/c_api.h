@@ -19,7 +19,12 @@
  *
  * Concurrency. Any number of processes and threads may send and receive on
  * one queue at once; one ringbuf_queue handle may be shared by several
- * threads, except that ringbuf_close must be the last call on it.
+ * threads, except that ringbuf_close must be the last call on it. As in
+ * ringbuf/queue.h: at most 256 threads (each handle a thread uses counting
+ * once) can use one queue at a time, one more gets
+ * RINGBUF_RESOURCE_EXHAUSTED; a thread holding a peek or a reservation that
+ * calls on the same side through the same handle gets
+ * RINGBUF_FAILED_PRECONDITION.
  *
  * Guarantees (as ringbuf/queue.h states them):
  *   - FIFO: messages are received in the order their sends committed (a send
