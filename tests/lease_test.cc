@@ -357,14 +357,14 @@ TEST(LeaseTest, LeaseInAHandleClosedElsewhereIsGivenBackAtTheNextLookup) {
   RawView view(closing);
   uint32_t id = 0;
   absl::Status sent;
-  Event leased, closed, looked;
+  Event leased, closed, looked, checked;
   std::thread b([&] {
     id = SendLeaseOfThisThread(*q1, view);
     leased.Set();
     if (!closed.WaitFor(kBound)) return;
     sent = q2.TrySend("elsewhere");
     looked.Set();
-    closed.WaitFor(kBound);  // already set: B lives on, holding q2's lease
+    checked.WaitFor(kBound);  // B lives on meanwhile: its exit would free all
   });
   ASSERT_TRUE(leased.WaitFor(kBound));
   ASSERT_GE(id, 1u);
@@ -376,6 +376,7 @@ TEST(LeaseTest, LeaseInAHandleClosedElsewhereIsGivenBackAtTheNextLookup) {
   ASSERT_TRUE(looked.WaitFor(kBound));
   EXPECT_TRUE(sent.ok()) << sent;
   EXPECT_EQ(LeaseState(view, id), RobustMutex::Acquired::kClean);
+  checked.Set();
   b.join();
 }
 
