@@ -11,10 +11,16 @@
 //   * nothing wedged: every later call returns within its timeout;
 //   * a receive killed mid-flight loses at most the message it was taking;
 //   * the repair was counted in Stats.
+#include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +28,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ringbuf/internal/crash_point.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/lease_table.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -37,9 +45,21 @@ constexpr absl::Duration kBound = absl::Seconds(20);
 // State for the crash hook in the child (set after fork, before the call).
 CrashSite g_target;
 int g_notify_fd = -1;
+// If set, the hook stops at the lease sites (kAdoptingLease, kAdoptedLease)
+// only in the thread that holds this lease: every lease taken passes them,
+// dead or free, naming locks or not. The lease's pthread mutex, whose lock
+// word holds its owner's thread id (glibc; the kernel's robust futex ABI).
+const pthread_mutex_t* g_adopted_lease = nullptr;
+
+bool ThisThreadHolds(const pthread_mutex_t* lease) {
+  const int word = __atomic_load_n(&lease->__data.__lock, __ATOMIC_RELAXED);
+  return (static_cast<unsigned>(word) & FUTEX_TID_MASK) ==
+         static_cast<unsigned>(syscall(SYS_gettid));
+}
 
 void StopHere(CrashSite site) {
   if (site != g_target) return;
+  if (g_adopted_lease != nullptr && !ThisThreadHolds(g_adopted_lease)) return;
   char byte = 'k';
   (void)!write(g_notify_fd, &byte, 1);
   for (;;) pause();  // the parent SIGKILLs us here
@@ -285,6 +305,254 @@ TEST(CrashRecoveryTest, StatsWorkWhileADeadProcessHoldsTheLock) {
   Stats st = fresh->GetStats();
   EXPECT_EQ(st.depth, 1u);
   EXPECT_EQ(st.send_lock_owner_deaths, 0u);  // not repaired until next lock
+}
+
+// ---------------------------------------------------------------------------
+// Taking over a dead holder's lease (internal/lease_table.h) is a hazard
+// window of its own: the taker holds the lease, owner-dead or free, and
+// releases the side locks it still names (recovery.h, ReleaseLocksOf). Two
+// takers: a waiter probing the holder of a busy lock (a prober), and a
+// thread looking for a lease of its own. Each is killed at kAdoptingLease
+// (nothing released yet) and at kAdoptedLease (the locks repaired and
+// released, the lease not yet marked consistent); then the next locker
+// finishes or finds nothing to do. The repair is counted exactly once,
+// nothing committed is lost or duplicated, and the lease can be taken again.
+
+// The robust mutex of lease `id` in the queue `view` maps.
+const pthread_mutex_t* LeaseMutex(testing::RawView& view, uint32_t id) {
+  const internal::Header& h = *view.header();
+  auto& table = *reinterpret_cast<internal::LeaseTable*>(
+      view.bytes() +
+      internal::LeaseTableOffset(h.capacity, h.slot_size, h.priorities));
+  static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t),
+                "a lease is one pthread mutex");
+  return reinterpret_cast<const pthread_mutex_t*>(&table.of(id));
+}
+
+// In new threads of this process, one after another, runs `op` on `q` (each
+// thread then keeps its lease, up to kLeases threads) until `done()`; then
+// lets them all exit. Returns whether `done()` came true.
+bool InNewThreadsUntil(Queue& q, const std::function<void(Queue&)>& op,
+                       const std::function<bool()>& done) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  bool all_may_exit = false;
+  std::vector<std::thread> threads;
+  bool reached = false;
+  for (uint32_t i = 0; i < internal::kLeases && !reached; ++i) {
+    threads.emplace_back([&] {
+      op(q);
+      std::unique_lock<std::mutex> lock(mu);
+      ++finished;
+      cv.notify_all();
+      cv.wait_for(lock, absl::ToChronoNanoseconds(kBound),
+                  [&] { return all_may_exit; });
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(kBound),
+                     [&] { return finished == static_cast<int>(i) + 1; })) {
+      break;
+    }
+    lock.unlock();
+    reached = done();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    all_may_exit = true;
+    cv.notify_all();
+  }
+  for (std::thread& t : threads) t.join();
+  return reached;
+}
+
+// Locks and releases the side opposite to the one a dead holder left
+// locked, changing nothing: a Peek dropped, or a Reserve dropped. Such a
+// lock never waits on the dead holder, so only taking a lease can meet it.
+void LockOtherSide(Queue& q, bool dead_held_send) {
+  if (dead_held_send) {
+    (void)q.Peek(kBound);
+  } else {
+    (void)q.Reserve(kBound);
+  }
+}
+
+// As KillChildAt, but the child first takes its lease (a Reserve dropped:
+// nothing changes), then waits for `while_leased` to run here before it runs
+// `op` with the hook armed: so it meets a lease that died meanwhile as a
+// prober, not as a taker.
+bool KillProberAt(const std::string& name, CrashSite site,
+                  const std::function<void(Queue&)>& op,
+                  const std::function<bool()>& while_leased) {
+  testing::Signal leased, go, reached;
+  pid_t pid = testing::ForkChild([&] {
+    absl::StatusOr<Queue> q = Queue::Open(name);
+    if (!q.ok()) return 1;
+    if (!q->Reserve(kBound).ok()) return 3;
+    leased.Notify('l');
+    if (go.WaitFor(kBound) != 'g') return 4;
+    g_target = site;
+    g_notify_fd = reached.WriteFd();
+    internal::SetCrashHook(StopHere);
+    op(*q);
+    return 2;  // finished without reaching the site
+  });
+  bool ok = leased.WaitFor(kBound) == 'l' && while_leased();
+  if (ok) go.Notify('g');
+  ok = ok && reached.WaitFor(kBound) == 'k';
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return ok && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+enum class Taker { kProber, kOwnLease };
+
+struct AdoptCase {
+  CrashSite site;  // kAdoptingLease or kAdoptedLease
+  bool send;       // the first child died holding the send lock (else receive)
+  Taker taker;
+};
+
+class AdoptionKilledTest : public ::testing::TestWithParam<AdoptCase> {};
+
+// Three messages queued. A first child dies holding a side lock with
+// something in flight: mid-copy of a send (a torn slot) or after taking a
+// message (lost to it). A second child takes over its lease and is killed
+// at the site. The parent's next call on that side then works, with the
+// first death counted once and its message discarded (lost) once.
+TEST_P(AdoptionKilledTest, NextLockerFinishesTheTakeover) {
+  const AdoptCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
+  testing::RawView view(name);
+  internal::SideLock& side = c.send ? view.header()->send : view.header()->recv;
+  uint32_t dead = 0;
+  auto first_dies_holding_the_lock = [&] {
+    const bool killed =
+        c.send ? KillChildAt(name, CrashSite::kSendMidCopy,
+                             [](Queue& child) { (void)child.Send(Msg(3)); })
+               : KillChildAt(name, CrashSite::kReceiveTaken, [](Queue& child) {
+                   std::string out;
+                   (void)child.Receive(&out);
+                 });
+    dead = side.lock.holder();
+    return killed && dead != 0;
+  };
+
+  if (c.taker == Taker::kProber) {
+    ASSERT_TRUE(KillProberAt(
+        name, c.site,
+        [&](Queue& child) {
+          // The dead lease is known only now (the lock names it): this
+          // child was forked before the first one died.
+          g_adopted_lease = LeaseMutex(view, side.lock.holder());
+          if (c.send) {
+            (void)child.Send(Msg(5));
+          } else {
+            std::string out;
+            (void)child.Receive(&out);
+          }
+        },
+        first_dies_holding_the_lock));
+  } else {
+    ASSERT_TRUE(first_dies_holding_the_lock());
+    // A fresh process's threads take leases (locking the other side only)
+    // until one takes the dead one.
+    ASSERT_TRUE(KillChildAt(name, c.site, [&](Queue& child) {
+      g_adopted_lease = LeaseMutex(view, dead);
+      InNewThreadsUntil(
+          child, [&](Queue& t) { LockOtherSide(t, c.send); },
+          [] { return false; });
+    }));
+  }
+  g_adopted_lease = nullptr;
+
+  // Killed before releasing anything, the lock still names the dead lease;
+  // killed after, it is free and the repair counted.
+  const bool released = c.site == CrashSite::kAdoptedLease;
+  EXPECT_EQ(side.lock.holder(), released ? 0u : dead);
+  Stats st = q.GetStats();
+  EXPECT_EQ(c.send ? st.send_lock_owner_deaths : st.receive_lock_owner_deaths,
+            released ? 1u : 0u);
+
+  std::vector<std::string> expected;
+  std::string out;
+  if (c.send) {
+    ASSERT_TRUE(q.SendFor(Msg(4), kBound).ok());
+    expected = {Msg(0), Msg(1), Msg(2), Msg(4)};
+  } else {
+    ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+    EXPECT_EQ(out, Msg(1));  // Msg(0) went with the first child
+    expected = {Msg(2)};
+  }
+  st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, c.send ? 1u : 0u);
+  EXPECT_EQ(st.discarded_partial_sends, c.send ? 1u : 0u);
+  EXPECT_EQ(st.receive_lock_owner_deaths, c.send ? 0u : 1u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers, c.send ? 0u : 1u);
+
+  ExpectDrainsToThenFullCapacity(q, expected);
+
+  // The dead lease can be taken again (a thread of ours takes it: locking
+  // under it works), and taking it repairs nothing twice.
+  uint32_t taken = 0;
+  EXPECT_TRUE(InNewThreadsUntil(
+      q,
+      [&](Queue& t) {
+        absl::StatusOr<Queue::Reservation> r = t.Reserve(kBound);
+        taken = r.ok() ? view.header()->send.lock.holder() : 0;
+      },
+      [&] { return taken == dead; }))
+      << "no thread could take lease " << dead;
+  st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths + st.receive_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.depth, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Takeovers, AdoptionKilledTest,
+    ::testing::Values(
+        AdoptCase{CrashSite::kAdoptingLease, true, Taker::kProber},
+        AdoptCase{CrashSite::kAdoptedLease, true, Taker::kProber},
+        AdoptCase{CrashSite::kAdoptingLease, false, Taker::kProber},
+        AdoptCase{CrashSite::kAdoptedLease, false, Taker::kProber},
+        AdoptCase{CrashSite::kAdoptingLease, true, Taker::kOwnLease},
+        AdoptCase{CrashSite::kAdoptedLease, true, Taker::kOwnLease},
+        AdoptCase{CrashSite::kAdoptingLease, false, Taker::kOwnLease},
+        AdoptCase{CrashSite::kAdoptedLease, false, Taker::kOwnLease}),
+    [](const ::testing::TestParamInfo<AdoptCase>& info) {
+      return absl::StrCat(static_cast<int>(info.param.site),
+                          info.param.send ? "Send" : "Receive",
+                          info.param.taker == Taker::kProber ? "Prober"
+                                                             : "OwnLease");
+    });
+
+// A thread taking a lease of its own that turns out to be a dead holder's
+// releases the lock it names before the lease is used, though the thread
+// never locks that side: the send lock is free and its repair counted
+// before anyone sends again.
+TEST(CrashRecoveryTest, TakingADeadLeaseReleasesTheLockItNames) {
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  ASSERT_TRUE(q.Send(Msg(0)).ok());
+  ASSERT_TRUE(KillChildAt(name, CrashSite::kSendMidCopy,
+                          [](Queue& child) { (void)child.Send(Msg(1)); }));
+  testing::RawView view(name);
+  const uint32_t dead = view.header()->send.lock.holder();
+  ASSERT_NE(dead, 0u);
+  EXPECT_TRUE(InNewThreadsUntil(
+      q, [](Queue& t) { LockOtherSide(t, /*dead_held_send=*/true); },
+      [&] { return view.header()->send.lock.holder() == 0; }))
+      << "no new thread took lease " << dead;
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.discarded_partial_sends, 1u);
+  EXPECT_EQ(st.depth, 1u);
+  ASSERT_TRUE(q.SendFor(Msg(2), kBound).ok());
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 1u);
+  ExpectDrainsToThenFullCapacity(q, {Msg(0), Msg(2)});
 }
 
 // ---------------------------------------------------------------------------
