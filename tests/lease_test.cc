@@ -94,10 +94,6 @@ RobustMutex::Acquired LeaseState(RawView& view, uint32_t id) {
   return *got;
 }
 
-// The whole send (receive) lock word: holder lease id | waiters bit.
-uint32_t LockWord(const internal::SideLock& side) {
-  return reinterpret_cast<const std::atomic<uint32_t>&>(side.lock).load();
-}
 
 // The lease through which this thread sends on `q`: read from the send
 // lock's word while a Reserve (dropped unsent) holds it.
@@ -223,13 +219,13 @@ void ExpectBlockedWaiterGetsLockOfKilledHolderPromptly(bool send_side) {
     status = send_side ? q.SendFor("after", kBound) : q.ReceiveFor(&out, kBound);
     got_lock_at.store(MonotonicNanos());
   });
-  // Asleep on the lock word (it set the waiters bit), not spinning.
+  // Asleep on the lock (it announced itself on the lock's sleepers word),
+  // not spinning.
   const absl::Time give_up = absl::Now() + kBound;
-  while ((LockWord(side) & internal::LeasedLock::kWaiters) == 0 &&
-         absl::Now() < give_up) {
+  while (!side.lock.waiter_may_sleep() && absl::Now() < give_up) {
     usleep(100);  // polling a condition, bounded by kBound
   }
-  EXPECT_NE(LockWord(side) & internal::LeasedLock::kWaiters, 0u)
+  EXPECT_TRUE(side.lock.waiter_may_sleep())
       << "the waiter never slept on the lock";
   const int64_t killed_at = MonotonicNanos();
   kill(holder, SIGKILL);

@@ -103,6 +103,11 @@ class LeasedLock {
   // The lease id the word names, 0 if free.
   uint32_t holder() const { return word_.load(std::memory_order_acquire); }
 
+  // Whether a waiter may be asleep on the lock (its sleepers word's bit).
+  bool waiter_may_sleep() const {
+    return (sleepers_.load(std::memory_order_relaxed) & kSomeoneMaySleep) != 0;
+  }
+
  private:
   // Takes the lock if `seen` (updated as it goes) says it is free.
   bool TakeIfFree(uint32_t& seen, uint32_t me);

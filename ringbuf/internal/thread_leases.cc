@@ -53,11 +53,13 @@ void ForgetInheritedLeases() {
 
 // Where a thread starts looking for a free lease: spread across the table
 // per process and per thread, so that threads starting together do not all
-// try the same ones first.
+// try the same ones first. The process id is read each time (this is not
+// a hot path): children forked from one parent inherit its counter.
 uint32_t FirstCandidate() {
-  static std::atomic<uint32_t> next{static_cast<uint32_t>(getpid()) *
-                                    2654435761u};
-  return next.fetch_add(1, std::memory_order_relaxed) % kLeases;
+  static std::atomic<uint32_t> next{0};
+  return (static_cast<uint32_t>(getpid()) * 2654435761u +
+          next.fetch_add(1, std::memory_order_relaxed)) %
+         kLeases;
 }
 
 // Gives back entry i's lease.
