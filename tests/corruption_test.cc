@@ -40,6 +40,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -919,6 +920,34 @@ TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
   EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
   EXPECT_EQ(st.send_lock_owner_deaths, 1u);
   EXPECT_EQ(st.depth, 1u);
+}
+
+// A side lock naming the calling thread's own lease is what its unfinished
+// Peek, PeekBatch or Reserve leaves (internal/leased_lock.h): a peer writing
+// it gets the call to say so at once, rather than wait for itself. Another
+// thread, with a lease of its own, finds the lock busy.
+TEST(SideLockWordTest, NamingThisThreadsOwnLeaseIsRefusedAtOnce) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  ASSERT_TRUE(q.TrySend("kept").ok());  // takes this thread's lease
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  const uint32_t own = OwnLease(view);
+  ASSERT_NE(own, 0u);
+  view.Store32(kSideLockOffsets[0], own);
+  const absl::Time start = absl::Now();
+  absl::Status s = q.SendFor("refused", 3 * kSlack);
+  EXPECT_LT(absl::Now() - start, kSlack);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+  EXPECT_NE(s.message().find("already holds the send lock"), std::string::npos)
+      << s;
+  absl::Status other;
+  std::thread([&] { other = q.TrySend("busy"); }).join();
+  EXPECT_EQ(other.code(), Code::kUnavailable) << other;
+  EXPECT_EQ(q.GetStats().depth, 1u);
+  view.Store32(kSideLockOffsets[0], 0);
+  EXPECT_TRUE(q.TrySend("sent").ok());
 }
 
 }  // namespace
