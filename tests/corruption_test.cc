@@ -1017,5 +1017,38 @@ TEST(HeldLeaseTest, ScribbledLinksOrLockWordNeverCrashItsHolder) {
   }
 }
 
+// The check above gives back, in any order, leases nobody rewrote: each
+// closed handle's lease is free again at once.
+TEST(HeldLeaseTest, UndamagedLeasesAreGivenBackInAnyOrder) {
+  ScopedQueueName name;
+  Queue creator = testing::CreateQueue(name, 4, 32);
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  std::optional<Queue> q[3];
+  uint32_t lease[3];
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Queue> opened = Queue::Open(name);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    q[i].emplace(*std::move(opened));
+    // Each handle maps the queue anew, so takes a lease of its own.
+    uint32_t before[internal::kLeases + 1] = {};
+    for (uint32_t id = 1; id <= kLeases; ++id) {
+      before[id] = view.Load32(view.lease(id) + kLockWord);
+    }
+    ASSERT_TRUE(q[i]->TrySend("x").ok());
+    lease[i] = 0;
+    for (uint32_t id = 1; id <= kLeases; ++id) {
+      if (before[id] == 0 && view.Load32(view.lease(id) + kLockWord) != 0) {
+        lease[i] = id;
+      }
+    }
+    ASSERT_NE(lease[i], 0u);
+  }
+  for (int i : {1, 0, 2}) {  // the middle one of the thread's list first
+    q[i].reset();
+    EXPECT_EQ(view.Load32(view.lease(lease[i]) + kLockWord), 0u) << i;
+  }
+}
+
 }  // namespace
 }  // namespace ringbuf
