@@ -26,8 +26,8 @@ struct Entry {
 // Gives back entry i's lease, unless a peer rewrote the words glibc would
 // unlink it through (RobustMutex::UnlockIfLinked): then the entry stays,
 // still locked, its mapping kept, and giving it back is tried again when
-// this thread next looks for a lease. Its lease is freed for others when
-// the thread exits.
+// this thread next looks for a lease. When the thread exits, the kernel
+// marks it owner-dead if the thread's list still leads to it.
 bool Unlink(std::vector<Entry>& entries, size_t i) {
   if (t_last_lease.key == entries[i].key) t_last_lease = LastLease{nullptr, 0};
   const bool unlocked = entries[i].lease->UnlockIfLinked(
