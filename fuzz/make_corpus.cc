@@ -5,7 +5,8 @@
 //
 // The input format is described in mapping_fuzzer.cc. Each seed is a small,
 // meaningful starting point: a clean round trip, each kind of damage the
-// existing tests pin, lock words held by "us", and valid raw objects.
+// existing tests pin, side locks naming leases out of range, free, held by
+// "us" or owner-dead, and valid raw objects.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -72,6 +73,16 @@ Bytes U64(uint64_t v) {
   return b;
 }
 
+// Where lease `id` (1..kLeases) of a live queue of this geometry starts:
+// the lease table is the object's last kLeaseTableBytes.
+uint16_t LeaseAt(uint64_t capacity, uint32_t slot_size, uint32_t id,
+                 uint32_t priorities = 1) {
+  const uint64_t size =
+      *ringbuf::internal::MappingSize("corpus", capacity, slot_size, priorities);
+  return static_cast<uint16_t>(size - ringbuf::internal::kLeaseTableBytes +
+                               (id - 1) * sizeof(ringbuf::internal::Lease));
+}
+
 // flags: log2(priorities) << 4 | policy << 2; capacity-1, slot_size-1,
 // prefill.
 Bytes Live(uint8_t policy, uint8_t capacity, uint8_t slot_size,
@@ -124,10 +135,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: make_corpus OUTPUT_DIR\n");
     return 2;
   }
-  const size_t send_mutex = offsetof(Header, send) + offsetof(SideLock, mutex);
-  const size_t recv_mutex = offsetof(Header, recv) + offsetof(SideLock, mutex);
+  const size_t send_lock = offsetof(Header, send) + offsetof(SideLock, lock);
+  const size_t recv_lock = offsetof(Header, recv) + offsetof(SideLock, lock);
+  const uint32_t waiters = ringbuf::internal::LeasedLock::kWaiters;
   const size_t kind = offsetof(pthread_mutex_t, __data.__kind);
   const size_t owner = offsetof(pthread_mutex_t, __data.__owner);
+  // The lease the seeds' side locks name: nobody's (a thread's first lease
+  // is drawn at random, so it is ours 1 time in kLeases).
+  const uint32_t named = 7;
   std::vector<std::pair<std::string, Bytes>> seeds;
 
   Bytes clean = Live(0, 4, 32, 2);
@@ -164,50 +179,71 @@ int main(int argc, char** argv) {
   EveryOp(&progress);
   seeds.push_back({"live-progress-words", progress});
 
+  // The side lock words (internal/leased_lock.h): a lease out of range is
+  // DataLoss; a lease nobody holds is released by the next caller.
+  Bytes out_of_range = Live(1, 4, 32, 2);
+  Overwrite(&out_of_range, send_lock, U32(0x7fffffff));
+  Overwrite(&out_of_range, recv_lock, U32(waiters | 257));
+  EveryOp(&out_of_range);
+  seeds.push_back({"sidelock-names-lease-out-of-range", out_of_range});
+
+  Bytes nobodys = Live(1, 4, 32, 2);
+  Overwrite(&nobodys, send_lock, U32(named));
+  Overwrite(&nobodys, recv_lock, U32(waiters | named));
+  EveryOp(&nobodys);
+  seeds.push_back({"sidelock-names-free-lease", nobodys});
+
+  // The lease a side lock names, as glibc sees it (lease_table.h).
+  const uint16_t lease = LeaseAt(4, 32, named);
   Bytes held = Live(1, 4, 32, 2);
-  OwnTid(&held, send_mutex, 0);
+  Overwrite(&held, send_lock, U32(named));
+  OwnTid(&held, lease, 0);
   EveryOp(&held);
-  seeds.push_back({"lockstate-send-held-by-us", held});
+  seeds.push_back({"lease-send-held-by-us", held});
 
   Bytes dead = Live(1, 4, 32, 2);
-  OwnTid(&dead, recv_mutex, 1);  // FUTEX_OWNER_DIED with our id
+  Overwrite(&dead, recv_lock, U32(named));
+  OwnTid(&dead, lease, 1);  // FUTEX_OWNER_DIED with our id
   EveryOp(&dead);
-  seeds.push_back({"lockstate-recv-owner-died", dead});
+  seeds.push_back({"lease-recv-owner-died", dead});
 
   Bytes unrecoverable = Live(1, 4, 32, 2);
-  Overwrite(&unrecoverable, send_mutex + owner, {0xfe, 0xff, 0xff, 0x7f});
+  Overwrite(&unrecoverable, send_lock, U32(named));
+  Overwrite(&unrecoverable, lease + owner, {0xfe, 0xff, 0xff, 0x7f});
   EveryOp(&unrecoverable);
-  seeds.push_back({"lockstate-send-notrecoverable", unrecoverable});
+  seeds.push_back({"lease-send-notrecoverable", unrecoverable});
 
   Bytes kind_bytes = Live(2, 4, 32, 2);
-  Overwrite(&kind_bytes, send_mutex + kind, {0x91, 0, 0, 0});  // recursive
-  OwnTid(&kind_bytes, send_mutex, 0);
-  OwnTid(&kind_bytes, send_mutex + owner, 0);
+  Overwrite(&kind_bytes, send_lock, U32(named));
+  Overwrite(&kind_bytes, lease + kind, {0x91, 0, 0, 0});  // recursive
+  OwnTid(&kind_bytes, lease, 0);
+  OwnTid(&kind_bytes, lease + owner, 0);
   EveryOp(&kind_bytes);
-  seeds.push_back({"mutex-send-kind-recursive", kind_bytes});
+  seeds.push_back({"lease-send-kind-recursive", kind_bytes});
 
   // Regression seeds: each __kind that made glibc crash the caller before
-  // RobustMutex::Lock checked the word (fuzz/README.md), on the send mutex
-  // of an empty queue, then one send. Now each is DataLoss.
+  // RobustMutex checked the word (fuzz/README.md), on the lease the send
+  // lock of an empty queue names, then one send. Now each is DataLoss.
   auto kind_seed = [&](uint32_t kind_word, std::optional<uint32_t> lock_word,
                        bool owned_by_us, Op op) {
     Bytes b = Live(2, 4, 32, 0);
-    if (lock_word) Overwrite(&b, send_mutex, U32(*lock_word));
-    Overwrite(&b, send_mutex + kind, U32(kind_word));
+    Overwrite(&b, send_lock, U32(named));
+    if (lock_word) Overwrite(&b, lease, U32(*lock_word));
+    Overwrite(&b, lease + kind, U32(kind_word));
     if (owned_by_us) {
-      OwnTid(&b, send_mutex, 0);
-      OwnTid(&b, send_mutex + owner, 0);
+      OwnTid(&b, lease, 0);
+      OwnTid(&b, lease + owner, 0);
     }
     CreatorOp(&b, op, 3, 2);
     return b;
   };
-  seeds.push_back({"mutex-kind-elision-sigill",  // xbegin without TSX
+  seeds.push_back({"lease-kind-elision-sigill",  // xbegin without TSX
                    kind_seed(0x180, std::nullopt, false, kTrySend)});
-  seeds.push_back({"mutex-kind-robust-pi-esrch-assert",  // dead owner
+  seeds.push_back({"lease-kind-robust-pi-esrch-assert",  // dead owner
                    kind_seed(0xb0, 0x3ffffff0, false, kSendFor)});
-  seeds.push_back({"mutex-kind-prio-protect-assert",  // ceiling 0x7ff
+  seeds.push_back({"lease-kind-prio-protect-assert",  // ceiling 0x7ff
                    kind_seed(0xc0, 0x7ffu << 19, false, kTrySend)});
-  seeds.push_back({"mutex-kind-robust-recursive-segv",  // unlinks nothing
+  seeds.push_back({"lease-kind-robust-recursive-segv",  // unlinks nothing
                    kind_seed(0x91, std::nullopt, true, kTrySend)});
 
   seeds.push_back({"raw-queue-1x8-empty", RawQueue(1, 8, 0)});
@@ -254,8 +290,9 @@ int main(int argc, char** argv) {
     Overwrite(&copying, side + offsetof(SideLock, copying_level),
               U32(0xffffffff));
   }
-  OwnTid(&copying, send_mutex, 1);  // FUTEX_OWNER_DIED with our id
-  OwnTid(&copying, recv_mutex, 1);
+  Overwrite(&copying, send_lock, U32(named));
+  Overwrite(&copying, recv_lock, U32(named));
+  OwnTid(&copying, LeaseAt(4, 32, named, 8), 1);  // FUTEX_OWNER_DIED, our id
   leveled_ops(&copying);
   seeds.push_back({"levels-copying-level-out-of-range", copying});
 

@@ -18,11 +18,16 @@
 //   * Raw object: an object of arbitrary size holding arbitrary bytes, then
 //     Queue::Open and, if that succeeds, a fixed round of operations.
 //
-// The pthread mutexes inside the header are glibc state. The first byte says
-// whether patches may touch them: not at all, every byte but __kind (the
-// lock word, owner, counts, and the robust-list pointers), or every byte.
-// (A garbage __kind used to make glibc crash the caller; RobustMutex now
-// refuses it. See fuzz/README.md.)
+// The side locks are futex words naming a lease; the leases, at the end of
+// the object, are robust pthread mutexes: glibc state (internal/
+// leased_lock.h, lease_table.h). The first byte says whether patches may
+// touch them: not at all, every byte but the leases' __kind (the side lock
+// words; the leases' lock words, owners, counts and robust-list pointers),
+// or every byte. Either way the leases this very thread holds keep their
+// lock word and robust-list pointers: rewritten, such a lease is kept, with
+// its mapping, until the thread exits, and one fuzzing thread would pile
+// them up (see fuzz/README.md). (A garbage __kind used to make glibc crash
+// the caller; RobustMutex now refuses it.)
 //
 // Each process uses one object name (pid plus a random part: Bazel's
 // sandboxes share /dev/shm but not pid namespaces), unlinked before and
@@ -61,15 +66,22 @@ namespace {
 using internal::Header;
 using internal::SideLock;
 
-static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t),
-              "RobustMutex is a bare pthread_mutex_t; the byte ranges below "
-              "assume it");
+static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t) &&
+                  offsetof(internal::Lease, mutex) == 0,
+              "a lease is a bare pthread_mutex_t at the start of its line; "
+              "the byte ranges below assume it");
 
 // Where glibc keeps a mutex's type (normal/recursive/errorcheck, robust,
 // priority inheritance or protection, elision, process-shared), which every
 // pthread_mutex_* call dispatches on.
 constexpr size_t kKindOffset = offsetof(pthread_mutex_t, __data.__kind);
 constexpr size_t kKindSize = sizeof(int);
+// A mutex's lock word (the holder's thread id) and its robust-list links.
+constexpr size_t kLockOffset = offsetof(pthread_mutex_t, __data.__lock);
+constexpr size_t kLockSize = sizeof(int);
+constexpr size_t kListOffset = offsetof(pthread_mutex_t, __data.__list);
+constexpr size_t kListSize = sizeof(__pthread_list_t);
+constexpr uint32_t kFutexTidMask = 0x3fffffff;
 
 // Every call waits at least this long for a side lock (queue.cc's
 // kLockWaitFloor).
@@ -83,8 +95,8 @@ constexpr int kMaxRecords = 64;
 constexpr int kMaxOps = 24;
 constexpr size_t kMaxRawObject = 1 << 16;
 
-// Which bytes of the two mutexes patches may change.
-enum class MutexPolicy { kKeep, kAllButKind, kAll };
+// Which bytes of the side lock words and the lease table patches may change.
+enum class LockPolicy { kKeep, kAllButKind, kAll };
 
 // First input byte:
 //   bits 0-1: 2 = raw object, anything else = live queue
@@ -94,22 +106,23 @@ bool IsRawObject(uint8_t flags) { return (flags & 3) == 2; }
 
 uint32_t PrioritiesFromFlags(uint8_t flags) { return 1u << ((flags >> 4) & 3); }
 
-MutexPolicy PolicyFromFlags(uint8_t flags) {
+LockPolicy PolicyFromFlags(uint8_t flags) {
   switch ((flags >> 2) & 3) {
     case 0:
-      return MutexPolicy::kKeep;
+      return LockPolicy::kKeep;
     case 1:
-      return MutexPolicy::kAllButKind;
+      return LockPolicy::kAllButKind;
     default:
-      return MutexPolicy::kAll;
+      return LockPolicy::kAll;
   }
 }
 
-// The offsets of the two side locks' pthread mutexes in the mapping.
-constexpr size_t kMutexOffsets[] = {
-    offsetof(Header, send) + offsetof(SideLock, mutex),
-    offsetof(Header, recv) + offsetof(SideLock, mutex),
+// The offsets of the two side locks' futex words in the mapping.
+constexpr size_t kSideLockOffsets[] = {
+    offsetof(Header, send) + offsetof(SideLock, lock),
+    offsetof(Header, recv) + offsetof(SideLock, lock),
 };
+constexpr size_t kSideLockSize = sizeof(internal::LeasedLock);
 
 // Reads the input front to back; past the end every read yields zeros.
 class Reader {
@@ -187,23 +200,78 @@ class RawView {
   uint8_t* bytes() const { return bytes_; }
   size_t size() const { return size_; }
 
+  // The lease table is the object's last kLeaseTableBytes (if it is that
+  // large: a raw object may be smaller).
+  size_t leases() const {
+    return size_ >= internal::kLeaseTableBytes
+               ? size_ - internal::kLeaseTableBytes
+               : size_;
+  }
+  uint32_t Word(size_t at) const {
+    return __atomic_load_n(reinterpret_cast<const uint32_t*>(bytes_ + at),
+                           __ATOMIC_RELAXED);
+  }
+  // Whether the lease of id 1..kLeases is locked by this very thread.
+  bool HeldByThisThread(uint32_t id) const {
+    if (leases() == size_ || id == 0 || id > internal::kLeases) return false;
+    const size_t lease = leases() + (id - 1) * sizeof(internal::Lease);
+    return (Word(lease + kLockOffset) & kFutexTidMask) ==
+           static_cast<uint32_t>(gettid());
+  }
+
  private:
   uint8_t* bytes_ = nullptr;
   size_t size_ = 0;
 };
 
+// The view of the object under test, for Prober's check of
+// FailedPrecondition; null between inputs.
+const RawView* g_view = nullptr;
+
+bool InRange(size_t offset, size_t begin, size_t size) {
+  return offset >= begin && offset < begin + size;
+}
+
 // Whether byte `offset` of the mapping may be patched under `policy`.
-bool Patchable(size_t offset, MutexPolicy policy) {
-  if (policy == MutexPolicy::kAll) return true;
-  for (size_t mutex : kMutexOffsets) {
-    const size_t begin =
-        policy == MutexPolicy::kKeep ? mutex : mutex + kKindOffset;
-    const size_t end = policy == MutexPolicy::kKeep
-                           ? mutex + sizeof(pthread_mutex_t)
-                           : mutex + kKindOffset + kKindSize;
-    if (offset >= begin && offset < end) return false;
+bool Patchable(const RawView& view, size_t offset, LockPolicy policy) {
+  const size_t table = view.leases();
+  if (policy == LockPolicy::kKeep) {
+    for (size_t word : kSideLockOffsets) {
+      if (InRange(offset, word, kSideLockSize)) return false;
+    }
+    return offset < table;
   }
-  return true;
+  if (offset < table) return true;
+  const size_t in_lease = (offset - table) % sizeof(internal::Lease);
+  if (policy == LockPolicy::kAllButKind &&
+      InRange(in_lease, kKindOffset, kKindSize)) {
+    return false;
+  }
+  // A lease this thread holds is in the thread's robust list, linked through
+  // these words; rewritten, it is kept for the rest of the run.
+  const uint32_t id =
+      static_cast<uint32_t>((offset - table) / sizeof(internal::Lease)) + 1;
+  return !(view.HeldByThisThread(id) &&
+           (InRange(in_lease, kLockOffset, kLockSize) ||
+            InRange(in_lease, kListOffset, kListSize)));
+}
+
+// A side lock naming a lease this thread holds is what an unfinished Peek,
+// PeekBatch or Reserve of this thread leaves; a call that meets it says so
+// with FailedPrecondition (internal/leased_lock.h) rather than wait for
+// itself. Patches can write such a word.
+bool SaysItHoldsTheLock(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kFailedPrecondition || g_view == nullptr ||
+      s.message().find("this thread already holds the") == std::string::npos) {
+    return false;
+  }
+  for (size_t word : kSideLockOffsets) {
+    if (g_view->HeldByThisThread(g_view->Word(word) &
+                                 internal::LeasedLock::kHolderMask)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Allowed(absl::StatusCode code,
@@ -364,7 +432,8 @@ class Prober {
                         "; ", s.ToString()));
     }
     if (!Allowed(s.code(), allowed) &&
-        !(shut_down_ && s.code() == Code::kCancelled)) {
+        !(shut_down_ && s.code() == Code::kCancelled) &&
+        !SaysItHoldsTheLock(s)) {
       Fail(
           absl::StrCat(op, " returned an undocumented status: ", s.ToString()));
     }
@@ -642,13 +711,29 @@ class Prober {
   volatile uint8_t read_sink_ = 0;
 };
 
+// Points g_view at `view` for as long as it lives.
+class ScopedView {
+ public:
+  explicit ScopedView(const RawView& view) { g_view = &view; }
+  ~ScopedView() { g_view = nullptr; }
+  ScopedView(const ScopedView&) = delete;
+  ScopedView& operator=(const ScopedView&) = delete;
+};
+
 // Writes `bytes` at `offset` of the view (wrapping), skipping bytes the
-// policy protects; `xor_in` combines instead of overwriting.
+// policy protects; `xor_in` combines instead of overwriting. What is
+// protected is decided before the first byte is written: a lease the patch
+// itself makes look like ours is not.
 void Patch(const RawView& view, size_t offset, const uint8_t* bytes, size_t n,
-           bool xor_in, MutexPolicy policy) {
+           bool xor_in, LockPolicy policy) {
+  bool patchable[256];
+  n = std::min(n, sizeof(patchable));
+  for (size_t i = 0; i < n; ++i) {
+    patchable[i] = Patchable(view, (offset + i) % view.size(), policy);
+  }
   for (size_t i = 0; i < n; ++i) {
     const size_t at = (offset + i) % view.size();
-    if (!Patchable(at, policy)) continue;
+    if (!patchable[i]) continue;
     view.bytes()[at] = xor_in ? (view.bytes()[at] ^ bytes[i]) : bytes[i];
   }
 }
@@ -671,7 +756,7 @@ absl::StatusOr<Queue> CreateQueue(const Options& options) {
 //                  the top two bits from high-bits (FUTEX_WAITERS,
 //                  FUTEX_OWNER_DIED), as a 32-bit word at offset & ~3 —
 //                  the lock-word values a random byte string will not hit.
-void RunLiveQueue(Reader& in, MutexPolicy policy, uint32_t priorities) {
+void RunLiveQueue(Reader& in, LockPolicy policy, uint32_t priorities) {
   Options options;
   options.capacity = 1 + in.U8() % 8;
   options.slot_size = 1 + in.U8() % 96;
@@ -688,6 +773,7 @@ void RunLiveQueue(Reader& in, MutexPolicy policy, uint32_t priorities) {
     }
   }
   RawView view(ObjectName());
+  ScopedView scoped_view(view);
   Prober creator_probe(&*creator);
   std::optional<Queue> opened;
   std::optional<Prober> opened_probe;  // lives as long as `opened`
@@ -774,6 +860,8 @@ void RunRawObject(Reader& in) {
                       q->slot_size(), ", priorities ", q->priorities(),
                       " for an object of ", size, " bytes"));
   }
+  RawView view(ObjectName());
+  ScopedView scoped_view(view);
   Prober(&*q).FixedRound();
 }
 

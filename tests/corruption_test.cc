@@ -1,7 +1,9 @@
 // Corrupting a live queue's shared memory never crashes or hangs a caller.
 //
 // Property: after random bytes of a live queue's header and slots are
-// damaged, or its pthread lock words are scribbled on, every bounded call —
+// damaged, or its side lock words or the robust mutexes of its lease table
+// (internal/leased_lock.h, lease_table.h) are scribbled on, every bounded
+// call —
 // TrySend, TryReceive, SendFor and ReceiveFor with small timeouts, GetStats,
 // and Open of a fresh handle — returns within its timeout plus generous
 // slack, with OK or one of the codes queue.h documents for it, and touches
@@ -38,6 +40,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -72,13 +75,24 @@ constexpr absl::Duration kSleeperTimeout = absl::Milliseconds(150);
 // A child slower than this is taken to hang and is killed.
 constexpr absl::Duration kIterationLimit = absl::Seconds(60);
 
-constexpr size_t kMutexOffsets[] = {
-    offsetof(Header, send) + offsetof(SideLock, mutex),
-    offsetof(Header, recv) + offsetof(SideLock, mutex),
+// The side locks: one futex word each, 0 when free, else the holder's lease
+// id (1..kLeases) | LeasedLock::kWaiters.
+constexpr size_t kSideLockOffsets[] = {
+    offsetof(Header, send) + offsetof(SideLock, lock),
+    offsetof(Header, recv) + offsetof(SideLock, lock),
 };
+constexpr size_t kSideLockSize = sizeof(internal::LeasedLock);
+constexpr uint32_t kLeases = internal::kLeases;
+constexpr uint32_t kLockWaiters = internal::LeasedLock::kWaiters;
+constexpr uint32_t kHolderMask = internal::LeasedLock::kHolderMask;
+// The leases: one robust pthread mutex per cache line, the object's last
+// kLeaseTableBytes (LeaseOffset).
 constexpr size_t kMutexSize = sizeof(pthread_mutex_t);
 static_assert(sizeof(internal::RobustMutex) == kMutexSize,
               "RobustMutex is a bare pthread_mutex_t");
+static_assert(offsetof(internal::Lease, mutex) == 0 &&
+                  sizeof(internal::Lease) >= kMutexSize,
+              "a lease is its mutex, padded to a line");
 // glibc's mutex words, by offset in pthread_mutex_t (x86-64).
 constexpr size_t kLockWord = offsetof(pthread_mutex_t, __data.__lock);
 constexpr size_t kCountWord = offsetof(pthread_mutex_t, __data.__count);
@@ -87,13 +101,14 @@ constexpr size_t kKindWord = offsetof(pthread_mutex_t, __data.__kind);
 // glibc's lock-word bits (<linux/futex.h>) and __owner sentinels.
 constexpr uint32_t kFutexWaiters = 0x80000000u;
 constexpr uint32_t kFutexOwnerDied = 0x40000000u;
+constexpr uint32_t kFutexTidMask = 0x3fffffffu;
 constexpr uint32_t kOwnerNotRecoverable = 0x7ffffffe;
 constexpr uint32_t kOwnerInconsistent = 0x7fffffff;
 
 enum class Damage {
-  kHeaderAndSlots,  // every byte but the two mutexes
-  kLockWords,       // the two mutexes, all but their __kind word
-  kMutexKind,       // the mutexes' __kind word
+  kHeaderAndSlots,  // every byte but the side lock words and the leases
+  kLockWords,       // the side lock words; the leases, all but __kind
+  kLeaseKind,       // the leases' __kind word
 };
 
 // ---------------------------------------------------------------------------
@@ -121,9 +136,9 @@ uint64_t IterationSeed(uint64_t base, int iteration) {
   return base ^ (uint64_t(iteration + 1) * 0x9E3779B97F4A7C15ull);
 }
 
-bool InMutex(size_t offset) {
-  for (size_t m : kMutexOffsets) {
-    if (offset >= m && offset < m + kMutexSize) return true;
+bool InSideLock(size_t offset) {
+  for (size_t m : kSideLockOffsets) {
+    if (offset >= m && offset < m + kSideLockSize) return true;
   }
   return false;
 }
@@ -164,6 +179,10 @@ class RawView {
     __atomic_store_n(reinterpret_cast<uint32_t*>(bytes_ + at), v,
                      __ATOMIC_RELAXED);
   }
+  uint32_t Load32(size_t at) const {
+    return __atomic_load_n(reinterpret_cast<const uint32_t*>(bytes_ + at),
+                           __ATOMIC_RELAXED);
+  }
   void Store64(size_t at, uint64_t v) {
     __atomic_store_n(reinterpret_cast<uint64_t*>(bytes_ + at), v,
                      __ATOMIC_RELAXED);
@@ -171,6 +190,12 @@ class RawView {
   uint64_t Load64(size_t at) const {
     return __atomic_load_n(reinterpret_cast<const uint64_t*>(bytes_ + at),
                            __ATOMIC_RELAXED);
+  }
+
+  // Where the lease table starts, and lease `id` (1..kLeases) in it.
+  size_t leases() const { return size_ - internal::kLeaseTableBytes; }
+  size_t lease(uint32_t id) const {
+    return leases() + (id - 1) * sizeof(internal::Lease);
   }
 
  private:
@@ -399,7 +424,7 @@ class Prober {
 };
 
 // Flips, overwrites or sets to boundary values random bytes and fields of
-// the header and slots, never touching the two mutexes.
+// the header and slots, never touching the side lock words or the leases.
 void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
   const uint64_t cap = q.capacity();
   const uint64_t head =
@@ -426,15 +451,15 @@ void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
     switch (rng() % 4) {
       case 0: {  // flip bits of a header byte
         size_t at = rng() % internal::kHeaderSize;
-        while (InMutex(at)) at = rng() % internal::kHeaderSize;
+        while (InSideLock(at)) at = rng() % internal::kHeaderSize;
         view.StoreByte(
             at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
         break;
       }
       case 1: {  // flip bits of a slot byte (length words included)
-        if (view.size() <= internal::kHeaderSize) break;
+        if (view.leases() <= internal::kHeaderSize) break;
         const size_t at = internal::kHeaderSize +
-                          rng() % (view.size() - internal::kHeaderSize);
+                          rng() % (view.leases() - internal::kHeaderSize);
         view.StoreByte(
             at, view.LoadByte(at) ^ static_cast<uint8_t>(1 + rng() % 255));
         break;
@@ -458,59 +483,143 @@ void DamageHeaderAndSlots(RawView& view, const Queue& q, std::mt19937_64& rng) {
   }
 }
 
-// Scribbles on the lock words of one or both side mutexes: random bytes
-// anywhere but __kind, or the values that mean something to glibc (a free
-// lock, a lock held by a live or a dead thread, owner-died, the waiters bit,
-// unrecoverable and inconsistent owners, counts about to overflow).
+// The lease this thread holds in the queue (its handle takes one on its
+// first send or receive and keeps it), 0 if none.
+uint32_t OwnLease(const RawView& view) {
+  for (uint32_t id = 1; id <= kLeases; ++id) {
+    if ((view.Load32(view.lease(id) + kLockWord) & kFutexTidMask) ==
+        static_cast<uint32_t>(gettid())) {
+      return id;
+    }
+  }
+  return 0;
+}
+
+// A lease worth damaging: the one this thread holds (it gives it back when
+// the handle closes, unlinking it from the thread's robust list through
+// words of the mutex), one a side lock names, or any.
+uint32_t SomeLease(const RawView& view, std::mt19937_64& rng) {
+  switch (rng() % 3) {
+    case 0:
+      if (const uint32_t own = OwnLease(view); own != 0) return own;
+      break;
+    case 1: {
+      const uint32_t named =
+          view.Load32(kSideLockOffsets[rng() % 2]) & kHolderMask;
+      if (named >= 1 && named <= kLeases) return named;
+      break;
+    }
+  }
+  return 1 + static_cast<uint32_t>(rng() % kLeases);
+}
+
+// Some lease id other than this thread's own: a side lock naming its own
+// lease is what an unfinished Peek or Reserve of this thread leaves, and the
+// call says so (FailedPrecondition) without waiting.
+uint32_t SomeOtherLease(const RawView& view, std::mt19937_64& rng) {
+  const uint32_t own = OwnLease(view);
+  for (;;) {
+    const uint32_t id = 1 + static_cast<uint32_t>(rng() % kLeases);
+    if (id != own) return id;
+  }
+}
+
+// Sets one side lock's word to what a peer might leave there: a lease out of
+// range, a lease nobody holds (as a dead holder leaves it), the waiters bit
+// alone, free, or a random word; with or without the waiters bit.
+void DamageSideLock(RawView& view, std::mt19937_64& rng) {
+  const size_t at = kSideLockOffsets[rng() % 2];
+  const uint32_t waiters = rng() % 2 ? kLockWaiters : 0;
+  switch (rng() % 5) {
+    case 0:  // a lease out of range
+      view.Store32(at, (kLeases + 1 + static_cast<uint32_t>(
+                                          rng() % (kHolderMask - kLeases))) |
+                           waiters);
+      break;
+    case 1:  // another lease, most likely nobody's
+      view.Store32(at, SomeOtherLease(view, rng) | waiters);
+      break;
+    case 2:  // free, a sleeper announced or not
+      view.Store32(at, waiters);
+      break;
+    case 3:  // a random word naming no lease
+      view.Store32(at, static_cast<uint32_t>(rng()) | (kLeases + 1));
+      break;
+    case 4:  // a random high byte: a lease out of range, or the waiters bit
+      view.StoreByte(at + 2 + rng() % 2, static_cast<uint8_t>(1 + rng() % 255));
+      break;
+  }
+}
+
+// Scribbles on a lease's words: random bytes anywhere but __kind, or the
+// values that mean something to glibc (a free lock, a lock held by a live
+// or a dead thread, owner-died, the waiters bit, unrecoverable and
+// inconsistent owners, counts about to overflow).
+void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
+  const size_t m = view.lease(SomeLease(view, rng));
+  switch (rng() % 9) {
+    case 0:  // random bytes, __kind excepted
+      for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i) {
+        size_t at = rng() % kMutexSize;
+        while (at >= kKindWord && at < kKindWord + 4) at = rng() % kMutexSize;
+        view.StoreByte(m + at, static_cast<uint8_t>(rng()));
+      }
+      break;
+    case 1:  // held by a thread that no longer exists
+      view.Store32(m + kLockWord, static_cast<uint32_t>(dead_tid));
+      break;
+    case 2:  // held by this very process (its only thread)
+      view.Store32(m + kLockWord, static_cast<uint32_t>(getpid()) |
+                                      (rng() % 2 ? kFutexWaiters : 0));
+      break;
+    case 3:  // owner died, as the kernel marks it
+      view.Store32(
+          m + kLockWord,
+          kFutexOwnerDied | static_cast<uint32_t>(rng() % 2 ? dead_tid : 0));
+      break;
+    case 4:  // a random lock word
+      view.Store32(m + kLockWord, static_cast<uint32_t>(rng()));
+      break;
+    case 5:
+      view.Store32(m + kOwnerWord, kOwnerNotRecoverable);
+      break;
+    case 6:
+      view.Store32(m + kOwnerWord, kOwnerInconsistent);
+      break;
+    case 7:
+      view.Store32(m + kCountWord, 0xffffffffu);
+      break;
+    case 8:  // the robust-list pointers, the spin and elision counters
+      for (size_t at = kKindWord + 4; at < kMutexSize; ++at) {
+        view.StoreByte(m + at, static_cast<uint8_t>(rng()));
+      }
+      break;
+  }
+}
+
+// Scribbles on the side lock words, the leases' words (all but __kind), or
+// both: a side lock naming a damaged lease makes its waiters act on it.
 void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
   const int actions = 1 + static_cast<int>(rng() % 4);
   for (int a = 0; a < actions; ++a) {
-    const size_t m = kMutexOffsets[rng() % 2];
-    switch (rng() % 9) {
-      case 0:  // random bytes, __kind excepted
-        for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i) {
-          size_t at = rng() % kMutexSize;
-          while (at >= kKindWord && at < kKindWord + 4) at = rng() % kMutexSize;
-          view.StoreByte(m + at, static_cast<uint8_t>(rng()));
-        }
-        break;
-      case 1:  // held by a thread that no longer exists
-        view.Store32(m + kLockWord, static_cast<uint32_t>(dead_tid));
-        break;
-      case 2:  // held by this very process (its only thread)
-        view.Store32(m + kLockWord, static_cast<uint32_t>(getpid()) |
-                                        (rng() % 2 ? kFutexWaiters : 0));
-        break;
-      case 3:  // owner died, as the kernel marks it
-        view.Store32(
-            m + kLockWord,
-            kFutexOwnerDied | static_cast<uint32_t>(rng() % 2 ? dead_tid : 0));
-        break;
-      case 4:  // a random lock word
-        view.Store32(m + kLockWord, static_cast<uint32_t>(rng()));
-        break;
-      case 5:
-        view.Store32(m + kOwnerWord, kOwnerNotRecoverable);
-        break;
-      case 6:
-        view.Store32(m + kOwnerWord, kOwnerInconsistent);
-        break;
-      case 7:
-        view.Store32(m + kCountWord, 0xffffffffu);
-        break;
-      case 8:  // the robust-list pointers, the spin and elision counters
-        for (size_t at = kKindWord + 4; at < kMutexSize; ++at) {
-          view.StoreByte(m + at, static_cast<uint8_t>(rng()));
-        }
-        break;
+    if (rng() % 2) {
+      DamageSideLock(view, rng);
+    } else {
+      DamageLease(view, rng, dead_tid);
     }
   }
 }
 
-// Rewrites one mutex's __kind: the types that made glibc crash its caller
-// before RobustMutex checked the word, or a random word.
-void DamageMutexKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
-  const size_t m = kMutexOffsets[rng() % 2];
+// Rewrites one lease's __kind: the types that made glibc crash its caller
+// before RobustMutex checked the word, or a random word. Mostly the lease a
+// side lock is made to name, so that its waiters probe it (unless it is
+// this thread's own: see SomeOtherLease).
+void DamageLeaseKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
+  const uint32_t id = SomeLease(view, rng);
+  if (rng() % 3 != 0 && id != OwnLease(view)) {
+    view.Store32(kSideLockOffsets[rng() % 2], id);
+  }
+  const size_t m = view.lease(id);
   switch (rng() % 5) {
     case 0:  // timed + lock elision: xbegin, SIGILL without TSX
       view.Store32(m + kKindWord, 0x180);
@@ -616,8 +725,8 @@ void RunIteration(const std::string& name, uint64_t seed, Damage damage,
       case Damage::kLockWords:
         DamageLockWords(view, rng, dead_tid);
         break;
-      case Damage::kMutexKind:
-        DamageMutexKind(view, rng, dead_tid);
+      case Damage::kLeaseKind:
+        DamageLeaseKind(view, rng, dead_tid);
         break;
     }
   }
@@ -734,10 +843,211 @@ TEST_F(CorruptionTest, ScribbledLockWordsNeverOutlastATimeout) {
 // word was scribbled on made glibc crash the caller — SIGILL (lock elision
 // without TSX), abort() (assertions in the priority-inheritance and
 // priority-protect paths) or SIGSEGV (a robust-list unlink through garbage
-// pointers) — where the contract says DataLoss. RobustMutex::Lock now checks
-// the word first.
-TEST_F(CorruptionTest, ScribbledMutexKindIsDataLossNotACrash) {
-  RunIterations(Damage::kMutexKind, 60, absl::Seconds(3));
+// pointers) — where the contract says DataLoss. The robust mutexes are the
+// leases now; RobustMutex::TryLock checks the word first.
+TEST_F(CorruptionTest, ScribbledLeaseKindIsDataLossNotACrash) {
+  RunIterations(Damage::kLeaseKind, 60, absl::Seconds(3));
+}
+
+// A side lock word naming a lease the table does not have is DataLoss naming
+// the queue and the lock, at once rather than at the deadline; the other
+// side is unaffected.
+TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  ASSERT_TRUE(q.TrySend("kept").ok());
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  // Long enough that only a wait for it could reach it.
+  const absl::Duration timeout = 3 * kSlack;
+  const size_t send = kSideLockOffsets[0], recv = kSideLockOffsets[1];
+  for (const uint32_t word : {0x7fffffffu, (kLeases + 1) | kLockWaiters}) {
+    const std::string names =
+        absl::StrCat("lock is corrupt: it names lease ", word & kHolderMask,
+                     " of ", kLeases);
+    view.Store32(send, word);
+    absl::Time start = absl::Now();
+    absl::Status s = q.SendFor("lost", timeout);
+    EXPECT_LT(absl::Now() - start, kSlack);
+    EXPECT_EQ(s.code(), Code::kDataLoss) << s;
+    EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+    EXPECT_NE(s.message().find(absl::StrCat("the send ", names)),
+              std::string::npos)
+        << s;
+    view.Store32(send, 0);
+
+    view.Store32(recv, word);
+    std::string out;
+    start = absl::Now();
+    s = q.ReceiveFor(&out, timeout);
+    EXPECT_LT(absl::Now() - start, kSlack);
+    EXPECT_EQ(s.code(), Code::kDataLoss) << s;
+    EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+    EXPECT_NE(s.message().find(absl::StrCat("the receive ", names)),
+              std::string::npos)
+        << s;
+    EXPECT_TRUE(q.TrySend("sent past it").ok());
+    view.Store32(recv, 0);
+  }
+  const ringbuf::Stats st = q.GetStats();
+  EXPECT_EQ(st.depth, 3u);  // "kept" and the two sent past it; none lost
+  EXPECT_EQ(st.send_lock_owner_deaths + st.receive_lock_owner_deaths, 0u);
+}
+
+// A side lock naming a lease nobody holds is what a holder leaves when its
+// thread is gone (the lease freed, or owner-dead): the next caller releases
+// it, counted as an owner death, and carries on.
+TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  ASSERT_TRUE(q.TrySend("first").ok());  // takes this thread's lease
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  const uint32_t own = OwnLease(view);
+  ASSERT_NE(own, 0u);
+  const uint32_t nobodys = own % kLeases + 1;
+  ASSERT_EQ(view.Load32(view.lease(nobodys) + kLockWord), 0u);
+
+  view.Store32(kSideLockOffsets[0], nobodys | kLockWaiters);
+  EXPECT_TRUE(q.TrySend("second").ok());
+  EXPECT_EQ(view.Load32(kSideLockOffsets[0]), 0u);
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 1u);
+
+  view.Store32(kSideLockOffsets[1], nobodys);
+  std::string out;
+  ASSERT_TRUE(q.TryReceive(&out).ok());
+  EXPECT_EQ(out, "first");
+  EXPECT_EQ(view.Load32(kSideLockOffsets[1]), 0u);
+  const ringbuf::Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.send_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.depth, 1u);
+}
+
+// A side lock naming the calling thread's own lease is what its unfinished
+// Peek, PeekBatch or Reserve leaves (internal/leased_lock.h): a peer writing
+// it gets the call to say so at once, rather than wait for itself. Another
+// thread, with a lease of its own, finds the lock busy.
+TEST(SideLockWordTest, NamingThisThreadsOwnLeaseIsRefusedAtOnce) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  ASSERT_TRUE(q.TrySend("kept").ok());  // takes this thread's lease
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  const uint32_t own = OwnLease(view);
+  ASSERT_NE(own, 0u);
+  view.Store32(kSideLockOffsets[0], own);
+  const absl::Time start = absl::Now();
+  absl::Status s = q.SendFor("refused", 3 * kSlack);
+  EXPECT_LT(absl::Now() - start, kSlack);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+  EXPECT_NE(s.message().find("already holds the send lock"), std::string::npos)
+      << s;
+  absl::Status other;
+  std::thread([&] { other = q.TrySend("busy"); }).join();
+  EXPECT_EQ(other.code(), Code::kUnavailable) << other;
+  EXPECT_EQ(q.GetStats().depth, 1u);
+  view.Store32(kSideLockOffsets[0], 0);
+  EXPECT_TRUE(q.TrySend("sent").ok());
+}
+
+// A thread holds its lease while it uses a handle and gives it back when the
+// handle closes: glibc then unlinks it from the thread's robust list through
+// two words inside the lease, which a peer can rewrite meanwhile (as it can
+// the lock word). Whatever it wrote, closing handles in any order, and
+// taking and giving back leases after, never crashes the holder.
+TEST(HeldLeaseTest, ScribbledLinksOrLockWordNeverCrashItsHolder) {
+  constexpr size_t kLinks = offsetof(pthread_mutex_t, __data.__list);
+  constexpr uint64_t kWild = 0x4141414141414140;
+  for (int damage = 0; damage < 6; ++damage) {
+    ScopedQueueName a(absl::StrCat("a", damage)), b(absl::StrCat("b", damage)),
+        c(absl::StrCat("c", damage));
+    const pid_t pid = testing::ForkChild([&] {
+      std::optional<Queue> qa(testing::CreateQueue(a, 4, 32));
+      std::optional<Queue> qb(testing::CreateQueue(b, 4, 32));
+      // Lease of a, then lease of b: b's is first in the thread's list.
+      if (!qa->TrySend("x").ok() || !qb->TrySend("y").ok()) return 1;
+      RawView va(a), vb(b);
+      const uint32_t la = OwnLease(va), lb = OwnLease(vb);
+      if (la == 0 || lb == 0) return 2;
+      const size_t links_a = va.lease(la) + kLinks;
+      const size_t links_b = vb.lease(lb) + kLinks;
+      switch (damage) {
+        case 0:  // the older lease's links point anywhere
+          va.Store64(links_a, kWild);
+          va.Store64(links_a + 8, kWild + 64);
+          break;
+        case 1:  // the newer lease's links
+          vb.Store64(links_b, kWild);
+          vb.Store64(links_b + 8, kWild + 64);
+          break;
+        case 2:  // links cleared, as an unlinked mutex's
+          va.Store64(links_a, 0);
+          va.Store64(links_a + 8, 0);
+          break;
+        case 3: {  // the newer lease's links swapped
+          const uint64_t prev = vb.Load64(links_b);
+          vb.Store64(links_b, vb.Load64(links_b + 8));
+          vb.Store64(links_b + 8, prev);
+          break;
+        }
+        case 4:  // the older lease's lock word says free
+          va.Store32(va.lease(la) + kLockWord, 0);
+          break;
+        case 5:  // the newer lease's lock word names someone else
+          vb.Store32(vb.lease(lb) + kLockWord, 1);
+          break;
+      }
+      qa.reset();  // not the lease taken last
+      qb.reset();
+      // Leases taken and given back after, through a new mapping.
+      Queue qc = testing::CreateQueue(c, 4, 32);
+      if (!qc.TrySend("z").ok()) return 3;
+      std::string out;
+      if (!qc.TryReceive(&out).ok() || out != "z") return 4;
+      return 0;
+    });
+    const int status = testing::WaitChild(pid, absl::Seconds(10));
+    EXPECT_TRUE(testing::ExitedCleanly(status))
+        << "damage " << damage << ": wait status " << status
+        << (WIFSIGNALED(status) ? absl::StrCat(" (signal ", WTERMSIG(status),
+                                               ")")
+                                : "");
+  }
+}
+
+// The check above gives back, in any order, leases nobody rewrote: each
+// closed handle's lease is free again at once.
+TEST(HeldLeaseTest, UndamagedLeasesAreGivenBackInAnyOrder) {
+  ScopedQueueName name;
+  Queue creator = testing::CreateQueue(name, 4, 32);
+  RawView view(name);
+  ASSERT_TRUE(view.ok());
+  std::optional<Queue> q[3];
+  uint32_t lease[3];
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Queue> opened = Queue::Open(name);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    q[i].emplace(*std::move(opened));
+    // Each handle maps the queue anew, so takes a lease of its own.
+    uint32_t before[internal::kLeases + 1] = {};
+    for (uint32_t id = 1; id <= kLeases; ++id) {
+      before[id] = view.Load32(view.lease(id) + kLockWord);
+    }
+    ASSERT_TRUE(q[i]->TrySend("x").ok());
+    lease[i] = 0;
+    for (uint32_t id = 1; id <= kLeases; ++id) {
+      if (before[id] == 0 && view.Load32(view.lease(id) + kLockWord) != 0) {
+        lease[i] = id;
+      }
+    }
+    ASSERT_NE(lease[i], 0u);
+  }
+  for (int i : {1, 0, 2}) {  // the middle one of the thread's list first
+    q[i].reset();
+    EXPECT_EQ(view.Load32(view.lease(lease[i]) + kLockWord), 0u) << i;
+  }
 }
 
 }  // namespace

@@ -1,10 +1,7 @@
 // The embedding API: batches, zero-copy reservations and peeks, receiving
 // into a caller's buffer, Shutdown, and the event-loop notifier — each
 // alone, across processes, and when its holder is killed.
-#include <fcntl.h>
-#include <linux/futex.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -330,24 +327,18 @@ TEST(ShutdownTest, WakesABlockedSend) {
   EXPECT_EQ(q.GetStats().depth, 1u);
 }
 
-// Reads the receive lock's futex word: glibc sets its top bit once a
-// waiter sleeps on it.
+// Reads the receive lock's futex word: a waiter sets LeasedLock::kWaiters
+// in it before it sleeps (internal/leased_lock.h).
 bool AwaitReceiveLockWaiter(const std::string& name, absl::Duration timeout) {
-  int fd = shm_open(name.c_str(), O_RDONLY, 0);
-  if (fd < 0) return false;
-  void* map = mmap(nullptr, internal::kHeaderSize, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
-  if (map == MAP_FAILED) return false;
-  const auto* m = reinterpret_cast<const pthread_mutex_t*>(
-      &static_cast<const internal::Header*>(map)->recv.mutex);
+  testing::RawView view(name);
+  const std::atomic<uint32_t>& word =
+      testing::RawView::lock_word(view.header()->recv);
   absl::Time deadline = absl::Now() + timeout;
   bool waiting = false;
-  while (!(waiting = (__atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE) &
-                      FUTEX_WAITERS) != 0) &&
+  while (!(waiting = (word.load() & internal::LeasedLock::kWaiters) != 0) &&
          absl::Now() < deadline) {
     usleep(100);  // polling a condition, bounded by `timeout`
   }
-  munmap(map, internal::kHeaderSize);
   return waiting;
 }
 

@@ -408,15 +408,17 @@ TEST(PriorityTest, PeekBatchNeedsOnePriority) {
   EXPECT_EQ(MustReceive(q).message, "kept");
 }
 
-// The 1-level queue keeps today's layout: no level indexes, one ring.
+// The 1-level queue keeps today's layout: no level indexes, one ring (and
+// the lease table after the slots, as every queue).
 TEST(PriorityTest, OneLevelHasNoLevelIndexes) {
   EXPECT_EQ(internal::LevelIndexBytes(1), 0u);
   absl::StatusOr<uint64_t> one = internal::MappingSize("q", 4, 56, 1);
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(*one, internal::kHeaderSize + 4 * 64);
+  EXPECT_EQ(*one, internal::kHeaderSize + 4 * 64 + internal::kLeaseTableBytes);
   absl::StatusOr<uint64_t> four = internal::MappingSize("q", 4, 56, 4);
   ASSERT_TRUE(four.ok());
-  EXPECT_EQ(*four, internal::kHeaderSize + 2 * 64 + 4 * 4 * 64);
+  EXPECT_EQ(*four, internal::kHeaderSize + 2 * 64 + 4 * 4 * 64 +
+                       internal::kLeaseTableBytes);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #ifndef RINGBUF_TESTS_TEST_UTIL_H_
 #define RINGBUF_TESTS_TEST_UTIL_H_
 
+#include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -36,6 +38,18 @@ class RawView {
   // The level indexes of a queue of several priorities.
   internal::Levels levels() {
     return internal::Levels::At(data_, header()->priorities);
+  }
+  // The futex word of a side lock (internal/leased_lock.h): 0 when free,
+  // else its holder's lease id | LeasedLock::kWaiters.
+  static std::atomic<uint32_t>& lock_word(internal::SideLock& side) {
+    return reinterpret_cast<std::atomic<uint32_t>&>(side.lock);
+  }
+  // The robust mutex of lease `id` (1..kLeases), glibc's words and all: the
+  // lease table is the object's last kLeaseTableBytes.
+  pthread_mutex_t& lease(uint32_t id) {
+    return *reinterpret_cast<pthread_mutex_t*>(
+        bytes() + size_ - internal::kLeaseTableBytes +
+        (id - 1) * sizeof(internal::Lease));
   }
 
  private:
