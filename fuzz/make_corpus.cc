@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   }
   const size_t send_lock = offsetof(Header, send) + offsetof(SideLock, lock);
   const size_t recv_lock = offsetof(Header, recv) + offsetof(SideLock, lock);
-  const uint32_t waiters = ringbuf::internal::LeasedLock::kWaiters;
+  const uint32_t high_bit = 1u << 31;  // as good as any: out of range
   const size_t kind = offsetof(pthread_mutex_t, __data.__kind);
   const size_t owner = offsetof(pthread_mutex_t, __data.__owner);
   // The lease the seeds' side locks name: nobody's (a thread's first lease
@@ -183,13 +183,13 @@ int main(int argc, char** argv) {
   // DataLoss; a lease nobody holds is released by the next caller.
   Bytes out_of_range = Live(1, 4, 32, 2);
   Overwrite(&out_of_range, send_lock, U32(0x7fffffff));
-  Overwrite(&out_of_range, recv_lock, U32(waiters | 257));
+  Overwrite(&out_of_range, recv_lock, U32(high_bit | 257));
   EveryOp(&out_of_range);
   seeds.push_back({"sidelock-names-lease-out-of-range", out_of_range});
 
   Bytes nobodys = Live(1, 4, 32, 2);
   Overwrite(&nobodys, send_lock, U32(named));
-  Overwrite(&nobodys, recv_lock, U32(waiters | named));
+  Overwrite(&nobodys, recv_lock, U32(named));
   EveryOp(&nobodys);
   seeds.push_back({"sidelock-names-free-lease", nobodys});
 

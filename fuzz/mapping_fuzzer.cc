@@ -266,8 +266,7 @@ bool SaysItHoldsTheLock(const absl::Status& s) {
     return false;
   }
   for (size_t word : kSideLockOffsets) {
-    if (g_view->HeldByThisThread(g_view->Word(word) &
-                                 internal::LeasedLock::kHolderMask)) {
+    if (g_view->HeldByThisThread(g_view->Word(word))) {
       return true;
     }
   }

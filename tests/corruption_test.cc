@@ -75,16 +75,17 @@ constexpr absl::Duration kSleeperTimeout = absl::Milliseconds(150);
 // A child slower than this is taken to hang and is killed.
 constexpr absl::Duration kIterationLimit = absl::Seconds(60);
 
-// The side locks: one futex word each, 0 when free, else the holder's lease
-// id (1..kLeases) | LeasedLock::kWaiters.
+// The side locks: a futex word each, 0 when free, else the holder's lease
+// id (1..kLeases), followed by the lock's sleepers word (sleepers.h).
 constexpr size_t kSideLockOffsets[] = {
     offsetof(Header, send) + offsetof(SideLock, lock),
     offsetof(Header, recv) + offsetof(SideLock, lock),
 };
 constexpr size_t kSideLockSize = sizeof(internal::LeasedLock);
 constexpr uint32_t kLeases = internal::kLeases;
-constexpr uint32_t kLockWaiters = internal::LeasedLock::kWaiters;
-constexpr uint32_t kHolderMask = internal::LeasedLock::kHolderMask;
+// The sleepers word's may-sleep bit, and its offset from the lock word.
+constexpr uint32_t kMaySleep = internal::kSomeoneMaySleep;
+constexpr size_t kSleepersOffset = sizeof(uint32_t);
 // The leases: one robust pthread mutex per cache line, the object's last
 // kLeaseTableBytes (LeaseOffset).
 constexpr size_t kMutexSize = sizeof(pthread_mutex_t);
@@ -505,7 +506,7 @@ uint32_t SomeLease(const RawView& view, std::mt19937_64& rng) {
       break;
     case 1: {
       const uint32_t named =
-          view.Load32(kSideLockOffsets[rng() % 2]) & kHolderMask;
+          view.Load32(kSideLockOffsets[rng() % 2]);
       if (named >= 1 && named <= kLeases) return named;
       break;
     }
@@ -524,29 +525,39 @@ uint32_t SomeOtherLease(const RawView& view, std::mt19937_64& rng) {
   }
 }
 
-// Sets one side lock's word to what a peer might leave there: a lease out of
-// range, a lease nobody holds (as a dead holder leaves it), the waiters bit
-// alone, free, or a random word; with or without the waiters bit.
+// Sets one side lock's words to what a peer might leave there: a lease out
+// of range, a lease nobody holds (as a dead holder leaves it), free, or a
+// random word; and its sleepers word to a sleeper announced or not, or any
+// value (which can only make sleepers wake early or a releaser wake nobody).
 void DamageSideLock(RawView& view, std::mt19937_64& rng) {
   const size_t at = kSideLockOffsets[rng() % 2];
-  const uint32_t waiters = rng() % 2 ? kLockWaiters : 0;
   switch (rng() % 5) {
     case 0:  // a lease out of range
-      view.Store32(at, (kLeases + 1 + static_cast<uint32_t>(
-                                          rng() % (kHolderMask - kLeases))) |
-                           waiters);
+      view.Store32(at, kLeases + 1 +
+                           static_cast<uint32_t>(rng() % (~0u - kLeases)));
       break;
     case 1:  // another lease, most likely nobody's
-      view.Store32(at, SomeOtherLease(view, rng) | waiters);
+      view.Store32(at, SomeOtherLease(view, rng));
       break;
-    case 2:  // free, a sleeper announced or not
-      view.Store32(at, waiters);
+    case 2:  // free
+      view.Store32(at, 0);
       break;
     case 3:  // a random word naming no lease
       view.Store32(at, static_cast<uint32_t>(rng()) | (kLeases + 1));
       break;
-    case 4:  // a random high byte: a lease out of range, or the waiters bit
+    case 4:  // a random high byte: a lease out of range
       view.StoreByte(at + 2 + rng() % 2, static_cast<uint8_t>(1 + rng() % 255));
+      break;
+  }
+  switch (rng() % 3) {
+    case 0:
+      break;
+    case 1:  // a sleeper announced, or the bit cleared
+      view.Store32(at + kSleepersOffset,
+                   view.Load32(at + kSleepersOffset) ^ kMaySleep);
+      break;
+    case 2:
+      view.Store32(at + kSleepersOffset, static_cast<uint32_t>(rng()));
       break;
   }
 }
@@ -861,9 +872,9 @@ TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
   // Long enough that only a wait for it could reach it.
   const absl::Duration timeout = 3 * kSlack;
   const size_t send = kSideLockOffsets[0], recv = kSideLockOffsets[1];
-  for (const uint32_t word : {0x7fffffffu, (kLeases + 1) | kLockWaiters}) {
+  for (const uint32_t word : {0x7fffffffu, 0x80000000u | (kLeases + 1)}) {
     const std::string names =
-        absl::StrCat("lock is corrupt: it names lease ", word & kHolderMask,
+        absl::StrCat("lock is corrupt: it names lease ", word,
                      " of ", kLeases);
     view.Store32(send, word);
     absl::Time start = absl::Now();
@@ -908,7 +919,7 @@ TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
   const uint32_t nobodys = own % kLeases + 1;
   ASSERT_EQ(view.Load32(view.lease(nobodys) + kLockWord), 0u);
 
-  view.Store32(kSideLockOffsets[0], nobodys | kLockWaiters);
+  view.Store32(kSideLockOffsets[0], nobodys);
   EXPECT_TRUE(q.TrySend("second").ok());
   EXPECT_EQ(view.Load32(kSideLockOffsets[0]), 0u);
   EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 1u);

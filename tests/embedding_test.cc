@@ -327,16 +327,14 @@ TEST(ShutdownTest, WakesABlockedSend) {
   EXPECT_EQ(q.GetStats().depth, 1u);
 }
 
-// Reads the receive lock's futex word: a waiter sets LeasedLock::kWaiters
-// in it before it sleeps (internal/leased_lock.h).
+// Reads the receive lock's sleepers word: a waiter announces itself there
+// before it sleeps (internal/leased_lock.h, sleepers.h).
 bool AwaitReceiveLockWaiter(const std::string& name, absl::Duration timeout) {
   testing::RawView view(name);
-  const std::atomic<uint32_t>& word =
-      testing::RawView::lock_word(view.header()->recv);
+  const internal::LeasedLock& lock = view.header()->recv.lock;
   absl::Time deadline = absl::Now() + timeout;
   bool waiting = false;
-  while (!(waiting = (word.load() & internal::LeasedLock::kWaiters) != 0) &&
-         absl::Now() < deadline) {
+  while (!(waiting = lock.waiter_may_sleep()) && absl::Now() < deadline) {
     usleep(100);  // polling a condition, bounded by `timeout`
   }
   return waiting;

@@ -40,7 +40,7 @@ class RawView {
     return internal::Levels::At(data_, header()->priorities);
   }
   // The futex word of a side lock (internal/leased_lock.h): 0 when free,
-  // else its holder's lease id | LeasedLock::kWaiters.
+  // else its holder's lease id.
   static std::atomic<uint32_t>& lock_word(internal::SideLock& side) {
     return reinterpret_cast<std::atomic<uint32_t>&>(side.lock);
   }
