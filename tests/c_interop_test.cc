@@ -107,6 +107,12 @@ class Child {
     args.push_back(nullptr);
     fflush(nullptr);
     pid_ = fork();
+    // A failed fork must stop the test here: killing pid -1 would kill
+    // every process we may signal.
+    if (pid_ < 0) {
+      std::perror("fork");
+      std::abort();
+    }
     if (pid_ == 0) {
       // Child: only async-signal-safe calls from here on.
       dup2(out[1], 1);

@@ -39,6 +39,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -131,6 +133,12 @@ class Ctl {
     argv.push_back(nullptr);
     fflush(nullptr);
     pid_ = fork();
+    // A failed fork must stop the test here: killing pid -1 would kill
+    // every process we may signal.
+    if (pid_ < 0) {
+      std::perror("fork");
+      std::abort();
+    }
     if (pid_ == 0) {
       // Child: only async-signal-safe calls from here on.
       dup2(in[0], 0);

@@ -18,6 +18,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +54,12 @@ SendProcess StartSend(const std::string& name, const std::string& input) {
   close(in[1]);
   const std::string ctl = CtlPath();
   pid_t pid = fork();
+  // A failed fork must stop the test here: killing pid -1 would kill
+  // every process we may signal.
+  if (pid < 0) {
+    std::perror("fork");
+    std::abort();
+  }
   if (pid == 0) {
     dup2(in[0], 0);
     dup2(out[1], 1);
@@ -192,6 +200,12 @@ TEST(CliCrashTest, StatWorksWhileADeadProcessHoldsTheLock) {
   ASSERT_EQ(pipe(out), 0);
   const std::string ctl = CtlPath();
   pid_t pid = fork();
+  // A failed fork must stop the test here: killing pid -1 would kill
+  // every process we may signal.
+  if (pid < 0) {
+    std::perror("fork");
+    std::abort();
+  }
   if (pid == 0) {
     dup2(out[1], 1);
     close(out[0]);

@@ -87,6 +87,12 @@ class Processes {
     args.push_back(nullptr);
     std::fflush(nullptr);
     const pid_t pid = fork();
+    // A failed fork must stop the test here: killing pid -1 would kill
+    // every process we may signal.
+    if (pid < 0) {
+      std::perror("fork");
+      std::abort();
+    }
     if (pid == 0) {
       int fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd < 0 || dup2(fd, 1) < 0) _exit(126);

@@ -70,6 +70,12 @@ ScopedQueueName::~ScopedQueueName() { shm_unlink(name_.c_str()); }
 pid_t ForkChild(const std::function<int()>& body) {
   fflush(nullptr);
   pid_t pid = fork();
+  // A failed fork must stop the test here: killing pid -1 would kill
+  // every process we may signal.
+  if (pid < 0) {
+    std::perror("fork");
+    std::abort();
+  }
   if (pid == 0) {
     int code = 100;
     try {

@@ -68,6 +68,12 @@ Child::Child(std::vector<std::string> argv, std::string log_path,
   sigemptyset(&none);
   const pid_t parent = getpid();
   pid_ = fork();
+  // A failed fork must stop the test here: killing pid -1 would kill
+  // every process we may signal.
+  if (pid_ < 0) {
+    std::perror("fork");
+    std::abort();
+  }
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
