@@ -40,7 +40,6 @@
 #include <map>
 #include <sstream>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 

@@ -19,7 +19,6 @@
 #include <mutex>
 #include <random>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
