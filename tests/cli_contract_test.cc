@@ -33,13 +33,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <sstream>
-#include <cstdio>
 #include <string>
 #include <vector>
 

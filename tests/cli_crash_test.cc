@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <random>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
