@@ -318,16 +318,6 @@ TEST(CrashRecoveryTest, StatsWorkWhileADeadProcessHoldsTheLock) {
 // finishes or finds nothing to do. The repair is counted exactly once,
 // nothing committed is lost or duplicated, and the lease can be taken again.
 
-// The robust mutex of lease `id` in the queue `view` maps.
-const pthread_mutex_t* LeaseMutex(testing::RawView& view, uint32_t id) {
-  const internal::Header& h = *view.header();
-  auto& table = *reinterpret_cast<internal::LeaseTable*>(
-      view.bytes() +
-      internal::LeaseTableOffset(h.capacity, h.slot_size, h.priorities));
-  static_assert(sizeof(internal::RobustMutex) == sizeof(pthread_mutex_t),
-                "a lease is one pthread mutex");
-  return reinterpret_cast<const pthread_mutex_t*>(&table.of(id));
-}
 
 // In new threads of this process, one after another, runs `op` on `q` (each
 // thread then keeps its lease, up to kLeases threads) until `done()`; then
@@ -447,7 +437,7 @@ TEST_P(AdoptionKilledTest, NextLockerFinishesTheTakeover) {
         [&](Queue& child) {
           // The dead lease is known only now (the lock names it): this
           // child was forked before the first one died.
-          g_adopted_lease = LeaseMutex(view, side.lock.holder());
+          g_adopted_lease = &view.lease(side.lock.holder());
           if (c.send) {
             (void)child.Send(Msg(5));
           } else {
@@ -461,7 +451,7 @@ TEST_P(AdoptionKilledTest, NextLockerFinishesTheTakeover) {
     // A fresh process's threads take leases (locking the other side only)
     // until one takes the dead one.
     ASSERT_TRUE(KillChildAt(name, c.site, [&](Queue& child) {
-      g_adopted_lease = LeaseMutex(view, dead);
+      g_adopted_lease = &view.lease(dead);
       InNewThreadsUntil(
           child, [&](Queue& t) { LockOtherSide(t, c.send); },
           [] { return false; });

@@ -72,20 +72,12 @@ class Event {
   bool set_ = false;
 };
 
-// The lease table of the queue `view` maps.
-internal::LeaseTable& LeasesOf(RawView& view) {
-  const internal::Header& h = *view.header();
-  return *reinterpret_cast<internal::LeaseTable*>(
-      view.bytes() +
-      internal::LeaseTableOffset(h.capacity, h.slot_size, h.priorities));
-}
-
 // The state of lease `id`, seen by trying it from this thread (given back
 // at once if taken): kBusy while a living thread holds it (this one
 // included), kClean if it was given back, kOwnerDied if its thread ended
 // holding it.
 RobustMutex::Acquired LeaseState(RawView& view, uint32_t id) {
-  RobustMutex& lease = LeasesOf(view).of(id);
+  RobustMutex& lease = view.leases().of(id);
   absl::StatusOr<RobustMutex::Acquired> got = lease.TryLock("test");
   EXPECT_TRUE(got.ok()) << got.status();
   if (!got.ok()) return RobustMutex::Acquired::kBusy;

@@ -47,9 +47,12 @@ class RawView {
   // The robust mutex of lease `id` (1..kLeases), glibc's words and all: the
   // lease table is the object's last kLeaseTableBytes.
   pthread_mutex_t& lease(uint32_t id) {
-    return *reinterpret_cast<pthread_mutex_t*>(
-        bytes() + size_ - internal::kLeaseTableBytes +
-        (id - 1) * sizeof(internal::Lease));
+    return reinterpret_cast<pthread_mutex_t&>(leases().of(id));
+  }
+  // The whole lease table (internal/lease_table.h).
+  internal::LeaseTable& leases() {
+    return *reinterpret_cast<internal::LeaseTable*>(
+        bytes() + size_ - internal::kLeaseTableBytes);
   }
 
  private:
