@@ -24,10 +24,9 @@
 // touch them: not at all, every byte but the leases' __kind (the side lock
 // words; the leases' lock words, owners, counts and robust-list pointers),
 // or every byte. Either way the leases this very thread holds keep their
-// lock word and robust-list pointers: rewritten, such a lease is kept, with
-// its mapping, until the thread exits, and one fuzzing thread would pile
-// them up (see fuzz/README.md). (A garbage __kind used to make glibc crash
-// the caller; RobustMutex now refuses it.)
+// lock word and robust-list pointers, which glibc follows when the thread
+// gives a lease back (see fuzz/README.md). (A garbage __kind used to make
+// glibc crash the caller; RobustMutex now refuses it.)
 //
 // Each process uses one object name (pid plus a random part: Bazel's
 // sandboxes share /dev/shm but not pid namespaces), unlinked before and
@@ -247,8 +246,8 @@ bool Patchable(const RawView& view, size_t offset, LockPolicy policy) {
       InRange(in_lease, kKindOffset, kKindSize)) {
     return false;
   }
-  // A lease this thread holds is in the thread's robust list, linked through
-  // these words; rewritten, it is kept for the rest of the run.
+  // A lease this thread holds is in the thread's robust list: glibc unlinks
+  // it through these words when the thread gives it back.
   const uint32_t id =
       static_cast<uint32_t>((offset - table) / sizeof(internal::Lease)) + 1;
   return !(view.HeldByThisThread(id) &&

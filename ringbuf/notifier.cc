@@ -140,9 +140,11 @@ void QueueNotifier::Run() {
       seen = rearmed_at_.load(std::memory_order_relaxed);
       continue;
     }
+    // A watcher: producers woken one per slot must not lose their wake-up
+    // to us, nor we ours to them (internal/sleepers.h).
     SlotSemaphore::Result r = semaphore.Wait(
         [&](uint64_t) { return Watched() != seen; }, Deadline::Infinite(),
-        stop_);
+        stop_, /*watcher=*/true);
     if (r != SlotSemaphore::Result::kAvailable) return;  // stopped
     seen = Watched();
     Signal();

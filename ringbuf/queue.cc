@@ -301,6 +301,8 @@ void Queue::Shutdown() {
   shut_down_->store(true, std::memory_order_seq_cst);
   SlotSemaphore(&header_->tail).Interrupt();
   SlotSemaphore(&header_->head).Interrupt();
+  header_->send.lock.InterruptWaiters();
+  header_->recv.lock.InterruptWaiters();
 }
 
 // ---------------------------------------------------------------------------
@@ -460,6 +462,9 @@ absl::Status Queue::SendGroups(absl::Span<const absl::string_view> messages,
                                uint32_t level, const Deadline& deadline,
                                Mode mode, size_t* sent) {
   if (!kLeveled) level = 0;  // a constant from here on
+  // A batch may copy up to a whole ring before it first has to wait: start
+  // its clock now, so that the timeout bounds the whole call.
+  if (messages.size() > 1) deadline.Start();
   while (*sent < messages.size()) {
     const uint64_t want = messages.size() - *sent;
     uint64_t tail, free;

@@ -7,6 +7,7 @@
 //     membarrier for the store-load fence of the sleep handshake: a lost
 //     wake-up would show as a wait that lasts until that re-check.
 #include <linux/membarrier.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -27,6 +29,8 @@
 #include "ringbuf/internal/counting_semaphore.h"
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/leased_lock.h"
+#include "ringbuf/internal/sleepers.h"
+#include "ringbuf/notifier.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -132,6 +136,72 @@ TEST(WakeupTest, WokenProducerKilledBeforeItsClaimDelaysOthersOnlyUntilTheirRech
   ASSERT_TRUE(q.TrySend("x").ok());
   ASSERT_TRUE(q.TrySend("y").ok());
   EXPECT_EQ(q.TrySend("z").code(), absl::StatusCode::kUnavailable);
+}
+
+// A QueueNotifier waiting for space sleeps on the same word as producers
+// blocked on a full queue, and a consumer wakes one producer per freed
+// slot: the notifier's thread and a producer must not take each other's
+// wake-up (neither may be left for its 1 s re-check), whichever fell asleep
+// first.
+bool WatcherAsleepOnHead(testing::RawView& view) {
+  return (view.header()->head.sleepers.load() & internal::kWatcherMaySleep) != 0;
+}
+
+void ExpectSpaceReachesProducerAndNotifier(bool notifier_first) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, /*slot_size=*/16);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(q.Send("full").ok());
+  testing::RawView view(name);
+  std::unique_ptr<QueueNotifier> notifier;
+  auto start_notifier = [&] {
+    absl::StatusOr<std::unique_ptr<QueueNotifier>> n =
+        QueueNotifier::Create(q, QueueNotifier::Event::kSpace);
+    ASSERT_TRUE(n.ok()) << n.status();
+    notifier = *std::move(n);
+    const absl::Time end = absl::Now() + kBound;
+    while (!WatcherAsleepOnHead(view) && absl::Now() < end) {
+      std::this_thread::yield();
+    }
+    ASSERT_TRUE(WatcherAsleepOnHead(view));
+  };
+  std::atomic<pid_t> tid{0};
+  std::atomic<int64_t> sent_at{0};
+  absl::Status sent;
+  std::thread producer;
+  auto start_producer = [&] {
+    producer = std::thread([&] {
+      tid = gettid();
+      sent = q.SendFor("more", kBound);
+      sent_at = absl::ToUnixNanos(absl::Now());
+    });
+    ASSERT_TRUE(AwaitBlockedInFutex(tid, kBound));
+  };
+  if (notifier_first) {
+    start_notifier();
+    start_producer();
+  } else {
+    start_producer();
+    start_notifier();
+  }
+  std::string out;
+  const absl::Time freed = absl::Now();
+  ASSERT_TRUE(q.TryReceive(&out).ok());
+  pollfd p{notifier->fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kBound))), 1);
+  EXPECT_LT(absl::Now() - freed, absl::Milliseconds(500))
+      << "the notifier's fd waited for its re-check";
+  producer.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_LT(absl::FromUnixNanos(sent_at.load()) - freed, absl::Milliseconds(500))
+      << "the producer waited for its re-check";
+}
+
+TEST(WakeupTest, FreedSlotReachesProducerAndSpaceNotifierAsleepBeforeIt) {
+  ExpectSpaceReachesProducerAndNotifier(/*notifier_first=*/true);
+}
+
+TEST(WakeupTest, FreedSlotReachesProducerAndSpaceNotifierAsleepAfterIt) {
+  ExpectSpaceReachesProducerAndNotifier(/*notifier_first=*/false);
 }
 
 // A side lock is released with a plain store, then its sleepers are woken:

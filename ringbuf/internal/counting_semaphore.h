@@ -18,9 +18,9 @@
 // re-check and repeat).
 // Post (whoever advanced the index): record its CPU in poster_cpu (a hint,
 // written only when it changed), then wake sleepers if the word says any
-// may sleep: all consumers (few, the notifier's thread among them), or one
-// producer per freed slot. So the wake-up system call is never made when
-// nobody sleeps.
+// may sleep: all consumers (few, usually one), or one producer per freed
+// slot, or everyone while a notifier's thread watches (sleepers.h). So the
+// wake-up system call is never made when nobody sleeps.
 //
 // Crash safety: posters wake before they unlock, so a poster that dies
 // between moving the index and waking leaves its lock naming its dead
@@ -58,10 +58,11 @@ class SlotSemaphore {
   // Waits until `available(index)` is true for a value of the index read
   // after the call began, until `deadline`, or until `*cancelled` is set
   // (and Interrupt() called). With an expired deadline, checks without
-  // sleeping.
+  // sleeping. A `watcher` only wants to know (a QueueNotifier) and will not
+  // take what it waited for (sleepers.h).
   template <typename Available>
   Result Wait(const Available& available, const Deadline& deadline,
-              const std::atomic<bool>& cancelled) {
+              const std::atomic<bool>& cancelled, bool watcher = false) {
     if (deadline.Expired()) {  // a zero timeout: one look, no spinning
       return available(line_->index.load(std::memory_order_seq_cst))
                  ? Result::kAvailable
@@ -94,14 +95,14 @@ class SlotSemaphore {
     }
     Sleepers sleepers(&line_->sleepers);
     bool woken = false;
-    // A waiter woken for a token it does not take passes the wake-up on.
+    // A taker woken for a token it does not take passes the wake-up on.
     auto leave = [&](Result r) {
-      if (woken) sleepers.Wake(1);
+      if (woken && !watcher) sleepers.Wake(1);
       return r;
     };
     for (;;) {
       bool fenced;
-      const uint32_t expected = sleepers.Announce(&fenced);
+      const uint32_t expected = sleepers.Announce(&fenced, watcher);
       if (available(line_->index.load(std::memory_order_seq_cst))) {
         return Result::kAvailable;
       }

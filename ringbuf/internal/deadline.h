@@ -24,7 +24,7 @@ class Deadline {
   // Expires `timeout` after the call first asks where it stands (Expired,
   // at, SliceEnd, NoSoonerThan): a call that never has to wait never reads
   // the clock, and the time before the first question is the call's own
-  // non-blocking work (well under a microsecond). Zero or negative: already
+  // non-blocking work, one message's copy (a batch asks at once). Zero or negative: already
   // expired (the call makes one attempt). absl::InfiniteDuration():
   // Infinite().
   static Deadline After(absl::Duration timeout) {
@@ -36,6 +36,12 @@ class Deadline {
   }
 
   bool infinite() const { return infinite_; }
+
+  // Starts the clock now rather than at the first question (a batch, whose
+  // copying before it first waits may be long).
+  void Start() const {
+    if (!infinite_) at();
+  }
 
   // The later of this deadline and `floor` from now: a wait that must last
   // at least `floor` whatever the caller's timeout (a side lock's holder

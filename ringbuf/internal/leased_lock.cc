@@ -80,7 +80,9 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
   while (!taken) {
     bool fenced;
     const uint32_t expected = sleepers.Announce(&fenced);
-    seen = word_.load(std::memory_order_relaxed);
+    // seq_cst: the sleeper's load of the handshake (sleepers.h), ordered
+    // after its announcement even where no membarrier was issued.
+    seen = word_.load(std::memory_order_seq_cst);
     if (TakeIfFree(seen, me)) break;
     if (seen > kLeases) {
       return leave(absl::DataLossError(QueueMessage(

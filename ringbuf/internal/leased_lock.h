@@ -103,6 +103,9 @@ class LeasedLock {
   // The lease id the word names, 0 if free.
   uint32_t holder() const { return word_.load(std::memory_order_acquire); }
 
+  // Wakes every waiter, to look at its cancelled flag (Queue::Shutdown).
+  void InterruptWaiters() { Sleepers(&sleepers_).Interrupt(); }
+
   // Whether a waiter may be asleep on the lock (its sleepers word's bit).
   bool waiter_may_sleep() const {
     return (sleepers_.load(std::memory_order_relaxed) & kSomeoneMaySleep) != 0;

@@ -1,11 +1,6 @@
 #include "ringbuf/internal/robust_mutex.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -38,36 +33,6 @@ __attribute__((noinline)) int LearnExpectedKind() {
 inline int ExpectedKind() {
   static const int kind = LearnExpectedKind();
   return kind;
-}
-
-// glibc's robust list (x86-64, where each mutex links both ways): a node is
-// the address of a word holding the next node's address (bit 0 flags a
-// priority-inheritance mutex), preceded by a word holding the previous
-// node's. The head is the thread's robust_list_head, registered with the
-// kernel, whose first word is the forward link and which glibc precedes
-// with the backward one too (struct pthread's robust_prev).
-static_assert(offsetof(pthread_mutex_t, __data.__list.__next) ==
-                  offsetof(pthread_mutex_t, __data.__list.__prev) +
-                      sizeof(void*),
-              "each robust-list node's backward link precedes its forward one");
-
-uintptr_t Forward(uintptr_t node) {
-  return __atomic_load_n(reinterpret_cast<const uintptr_t*>(node),
-                         __ATOMIC_RELAXED) &
-         ~uintptr_t{1};
-}
-
-void SetBackward(uintptr_t node, uintptr_t previous) {
-  __atomic_store_n(reinterpret_cast<uintptr_t*>(node - sizeof(uintptr_t)),
-                   previous, __ATOMIC_RELAXED);
-}
-
-// This thread's robust list head; 0 if the kernel does not say.
-uintptr_t RobustListHead() {
-  void* head = nullptr;
-  size_t length = 0;
-  if (syscall(SYS_get_robust_list, 0, &head, &length) != 0) return 0;
-  return reinterpret_cast<uintptr_t>(head);
 }
 
 }  // namespace
@@ -110,43 +75,6 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::TryLock(
 }
 
 void RobustMutex::MarkConsistent() { pthread_mutex_consistent(&mutex_); }
-
-uintptr_t RobustMutex::Node() const {
-  return reinterpret_cast<uintptr_t>(&mutex_.__data.__list.__next);
-}
-
-bool RobustMutex::UnlockIfLinked(
-    size_t held, absl::FunctionRef<bool(const RobustMutex*)> holds) {
-  // glibc refuses (EPERM) to unlock a mutex whose lock word names another
-  // thread, and leaves it linked.
-  if ((__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) &
-       FUTEX_TID_MASK) != static_cast<int>(gettid())) {
-    return false;
-  }
-  const uintptr_t head = RobustListHead();
-  if (head == 0) return false;
-  constexpr uintptr_t kNodeOffset =
-      offsetof(pthread_mutex_t, __data.__list.__next);
-  // Every node read below is the head or a mutex `holds` owns, so reading
-  // it cannot fault, whatever its words say.
-  uintptr_t before = 0;  // the node before this one
-  uintptr_t node = head;
-  for (size_t steps = 0;; ++steps) {
-    const uintptr_t next = Forward(node);
-    if (next == head) break;
-    if (steps == held ||
-        !holds(reinterpret_cast<const RobustMutex*>(next - kNodeOffset))) {
-      return false;
-    }
-    if (next == Node()) before = node;
-    node = next;
-  }
-  if (before == 0) return false;
-  // glibc unlinks through both words; the forward one was walked above.
-  SetBackward(Node(), before);
-  Unlock();
-  return true;
-}
 
 void RobustMutex::Unlock() {
   // Held by us, so only a hostile peer can have changed the kind since Lock;

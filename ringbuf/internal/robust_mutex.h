@@ -11,10 +11,6 @@
 
 #include <pthread.h>
 
-#include <cstddef>
-#include <cstdint>
-
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -42,27 +38,7 @@ class RobustMutex {
 
   void Unlock();
 
-  // Unlock() for a mutex this thread has held while others could write its
-  // memory (a lease, held for as long as a handle is used). glibc keeps the
-  // robust mutexes a thread holds in a list linked through two words inside
-  // each mutex, and unlinks one by writing through its words: rewritten by
-  // a peer, they would make this thread write where the peer chose. So
-  // first the lock word must still name this thread, and the list, walked
-  // forward from the thread's head, must pass only through mutexes `holds`
-  // owns up to (at most `held` of them, this one among them) and come back;
-  // then this mutex's backward link is set from the walk and it is
-  // unlocked. Otherwise it stays locked and linked and false is returned:
-  // the caller must keep its memory mapped while the thread lives (its
-  // neighbours in the list write into it). A thread that also holds robust
-  // mutexes `holds` does not know keeps its leases so too. (A peer that
-  // rewrites the words between the walk and glibc's unlink still wins.)
-  bool UnlockIfLinked(size_t held,
-                      absl::FunctionRef<bool(const RobustMutex*)> holds);
-
  private:
-  // This mutex's node in its holder's robust list.
-  uintptr_t Node() const;
-
   pthread_mutex_t mutex_;
 };
 

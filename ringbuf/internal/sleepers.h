@@ -2,7 +2,14 @@
 // handshake by which whoever gives them what they wait for (a message, a
 // slot, a lock) wakes them, with no system call when nobody sleeps.
 //
-//   word = epoch << 1 | someone_may_sleep
+//   word = epoch << 2 | a_watcher_may_sleep << 1 | someone_may_sleep
+//
+// Most sleepers take what they were woken for (a slot, a lock), so a
+// releaser that freed n of them need wake only n sleepers. A watcher does
+// not take it (a QueueNotifier waiting for space, to tell its fd): woken in
+// a taker's stead it would leave the taker asleep, and a taker woken in its
+// stead would leave its fd silent. So a watcher announces itself with the
+// second bit too, and while that bit is set every wake-up wakes everyone.
 //
 // Sleeper: Announce() sets the bit, then (fence) the caller re-checks its
 // condition, and only then Sleep()s on the value Announce returned.
@@ -37,6 +44,11 @@ namespace ringbuf {
 namespace internal {
 
 inline constexpr uint32_t kSomeoneMaySleep = 1;
+inline constexpr uint32_t kWatcherMaySleep = 2;
+inline constexpr uint32_t kEpochUnit = 4;
+
+// The next epoch, both bits cleared.
+inline constexpr uint32_t NextEpochOf(uint32_t w) { return (w | 3) + 1; }
 
 class Sleepers {
  public:
@@ -46,12 +58,14 @@ class Sleepers {
   // value to Sleep() on. *fenced is false if the fence against light
   // releasers could not be issued: then sleep no longer than
   // kUnfencedSleep at a time.
-  uint32_t Announce(bool* fenced) {
+  // A watcher (`watcher` true) wants to know, not to take.
+  uint32_t Announce(bool* fenced, bool watcher = false) {
     // seq_cst: the sleeper's half of the handshake, and pairs with
     // Interrupt's store of a cancelled flag then epoch bump.
+    const uint32_t bits =
+        watcher ? kSomeoneMaySleep | kWatcherMaySleep : kSomeoneMaySleep;
     const uint32_t expected =
-        word_->fetch_or(kSomeoneMaySleep, std::memory_order_seq_cst) |
-        kSomeoneMaySleep;
+        word_->fetch_or(bits, std::memory_order_seq_cst) | bits;
     // Releasers may make their change without a fence: this one stands
     // for theirs.
     *fenced = FenceAgainstLightPosts();
@@ -65,7 +79,8 @@ class Sleepers {
   }
 
   // The releaser's step, after its change: wakes up to `count` sleepers
-  // (kWakeAll: every one) if the bit says any may sleep. Waking fewer than
+  // (kWakeAll, or a watcher may sleep: every one) if the bit says any may
+  // sleep. Waking fewer than
   // all keeps the bit set (others may still sleep) and bumps the epoch, so
   // that a sleeper on its way to FUTEX_WAIT with the old value looks again;
   // if fewer than `count` were asleep, nobody is left: the bit is cleared
@@ -76,20 +91,20 @@ class Sleepers {
   void Wake(int count) {
     uint32_t w = word_->load(std::memory_order_seq_cst);
     while ((w & kSomeoneMaySleep) != 0) {
-      if (count == kWakeAll) {
-        // Clear the bit and bump the epoch in one step (w + 1 does both).
-        if (word_->compare_exchange_weak(w, w + 1,
+      if (count == kWakeAll || (w & kWatcherMaySleep) != 0) {
+        // Clear the bits and bump the epoch in one step.
+        if (word_->compare_exchange_weak(w, NextEpochOf(w),
                                          std::memory_order_seq_cst)) {
           RINGBUF_CRASH_POINT(kWaking);
           FutexWake(raw(), kWakeAll);
           return;
         }
-      } else if (word_->compare_exchange_weak(w, w + 2,
+      } else if (word_->compare_exchange_weak(w, w + kEpochUnit,
                                               std::memory_order_seq_cst)) {
         RINGBUF_CRASH_POINT(kWaking);
         if (FutexWake(raw(), count) < count) {
-          uint32_t bumped = w + 2;
-          if (word_->compare_exchange_strong(bumped, bumped + 1,
+          uint32_t bumped = w + kEpochUnit;
+          if (word_->compare_exchange_strong(bumped, NextEpochOf(bumped),
                                              std::memory_order_seq_cst)) {
             FutexWake(raw(), kWakeAll);
           }
@@ -105,7 +120,7 @@ class Sleepers {
   // releaser that died inside Wake may have moved the word without waking
   // anyone). Sleepers with nothing new for them re-check and sleep again.
   void Interrupt() {
-    word_->fetch_add(2, std::memory_order_seq_cst);
+    word_->fetch_add(kEpochUnit, std::memory_order_seq_cst);
     FutexWake(raw(), kWakeAll);
   }
 

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <memory>
-#include <new>
 #include <utility>
 #include <vector>
 
@@ -23,36 +22,11 @@ struct Entry {
   std::shared_ptr<MappedRegion> region;
 };
 
-// Gives back entry i's lease, unless a peer rewrote the words glibc would
-// unlink it through (RobustMutex::UnlockIfLinked): then the entry stays,
-// still locked, its mapping kept, and giving it back is tried again when
-// this thread next looks for a lease. When the thread exits, the kernel
-// marks it owner-dead if the thread's list still leads to it.
-bool Unlink(std::vector<Entry>& entries, size_t i) {
-  if (t_last_lease.key == entries[i].key) t_last_lease = LastLease{nullptr, 0};
-  const bool unlocked = entries[i].lease->UnlockIfLinked(
-      entries.size(), [&](const RobustMutex* m) {
-        for (const Entry& e : entries) {
-          if (e.lease == m) return true;
-        }
-        return false;
-      });
-  if (unlocked) entries.erase(entries.begin() + i);
-  return unlocked;
-}
-
 // This thread's leases, the one used last first.
 struct Held {
   ~Held() {
     t_last_lease = LastLease{nullptr, 0};
-    // One that cannot be given back keeps its mapping for good: the
-    // thread's robust list may lead into it until the thread is gone.
-    for (size_t i = entries.size(); i-- > 0;) {
-      if (!Unlink(entries, i)) {
-        static_cast<void>(new (std::nothrow) std::shared_ptr<MappedRegion>(
-            std::move(entries[i].region)));
-      }
-    }
+    for (Entry& e : entries) e.lease->Unlock();
   }
   std::vector<Entry> entries;
 };
@@ -86,6 +60,13 @@ uint32_t FirstCandidate() {
   return (static_cast<uint32_t>(getpid()) * 2654435761u +
           next.fetch_add(1, std::memory_order_relaxed)) %
          kLeases;
+}
+
+// Gives back entry i's lease.
+void Unlink(std::vector<Entry>& entries, size_t i) {
+  if (t_last_lease.key == entries[i].key) t_last_lease = LastLease{nullptr, 0};
+  entries[i].lease->Unlock();
+  entries.erase(entries.begin() + i);
 }
 
 __attribute__((noinline)) absl::StatusOr<uint32_t> TakeLease(

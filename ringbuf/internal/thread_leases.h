@@ -11,10 +11,6 @@
 //     ends otherwise, or a process killed, leaves its leases to the kernel,
 //     which marks them owner-dead; the next thread to take one releases the
 //     side locks it still names.
-// Except a lease whose robust-list links or lock word a peer rewrote while
-// this thread held it: glibc would unlink it through them, so it stays
-// locked, its mapping kept, until the thread exits
-// (RobustMutex::UnlockIfLinked).
 // Until its lease is unlocked an entry keeps the mapping mapped
 // (MappedRegion): glibc keeps a list of the robust mutexes a thread holds,
 // walked on every robust unlock and by the kernel when the thread exits, so
