@@ -496,30 +496,20 @@ uint32_t OwnLease(const RawView& view) {
   return 0;
 }
 
-// A lease worth damaging: one a side lock names, or any; never the one this
-// thread holds. (Damage to a lease while its thread holds it is not covered
-// here, as the old per-side mutexes were only damaged while free: glibc
-// unlinks a robust mutex from its holder's robust list through the
-// __prev/__next words in the mutex, so scribbled ones crash the holder when
-// it gives the lease back. See the report of the layout-4 test adaptation.)
-uint32_t SomeLease(const RawView& view, std::mt19937_64& rng) {
-  const uint32_t own = OwnLease(view);
+// A lease worth damaging: one a side lock names, or any; never `own`, the
+// one this thread holds, learnt before any damage (damage may write this
+// thread's id into another lease's lock word, after which OwnLease would
+// find that one). Damage to a lease while its thread holds it is not
+// covered: glibc unlinks a robust mutex from its holder's robust list
+// through the __prev/__next words in the mutex, and those bytes are trusted
+// while it is held (docs/design.md §5). A side lock naming `own` is what an
+// unfinished Peek or Reserve of this thread leaves, and the call says so
+// (FailedPrecondition) at once: SideLockWordTest covers it.
+uint32_t SomeLease(const RawView& view, std::mt19937_64& rng, uint32_t own) {
   if (rng() % 2) {
-    const uint32_t named =
-        view.Load32(kSideLockOffsets[rng() % 2]);
+    const uint32_t named = view.Load32(kSideLockOffsets[rng() % 2]);
     if (named >= 1 && named <= kLeases && named != own) return named;
   }
-  for (;;) {
-    const uint32_t id = 1 + static_cast<uint32_t>(rng() % kLeases);
-    if (id != own) return id;
-  }
-}
-
-// Some lease id other than this thread's own: a side lock naming its own
-// lease is what an unfinished Peek or Reserve of this thread leaves, and the
-// call says so (FailedPrecondition) without waiting.
-uint32_t SomeOtherLease(const RawView& view, std::mt19937_64& rng) {
-  const uint32_t own = OwnLease(view);
   for (;;) {
     const uint32_t id = 1 + static_cast<uint32_t>(rng() % kLeases);
     if (id != own) return id;
@@ -530,7 +520,7 @@ uint32_t SomeOtherLease(const RawView& view, std::mt19937_64& rng) {
 // of range, a lease nobody holds (as a dead holder leaves it), free, or a
 // random word; and its sleepers word to a sleeper announced or not, or any
 // value (which can only make sleepers wake early or a releaser wake nobody).
-void DamageSideLock(RawView& view, std::mt19937_64& rng) {
+void DamageSideLock(RawView& view, std::mt19937_64& rng, uint32_t own) {
   const size_t at = kSideLockOffsets[rng() % 2];
   switch (rng() % 5) {
     case 0:  // a lease out of range
@@ -538,7 +528,7 @@ void DamageSideLock(RawView& view, std::mt19937_64& rng) {
                            static_cast<uint32_t>(rng() % (~0u - kLeases)));
       break;
     case 1:  // another lease, most likely nobody's
-      view.Store32(at, SomeOtherLease(view, rng));
+      view.Store32(at, SomeLease(view, rng, own));
       break;
     case 2:  // free
       view.Store32(at, 0);
@@ -567,8 +557,9 @@ void DamageSideLock(RawView& view, std::mt19937_64& rng) {
 // values that mean something to glibc (a free lock, a lock held by a live
 // or a dead thread, owner-died, the waiters bit, unrecoverable and
 // inconsistent owners, counts about to overflow).
-void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
-  const size_t m = view.lease(SomeLease(view, rng));
+void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid,
+                 uint32_t own) {
+  const size_t m = view.lease(SomeLease(view, rng, own));
   switch (rng() % 9) {
     case 0:  // random bytes, __kind excepted
       for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i) {
@@ -611,13 +602,14 @@ void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
 
 // Scribbles on the side lock words, the leases' words (all but __kind), or
 // both: a side lock naming a damaged lease makes its waiters act on it.
-void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
+void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid,
+                     uint32_t own) {
   const int actions = 1 + static_cast<int>(rng() % 4);
   for (int a = 0; a < actions; ++a) {
     if (rng() % 2) {
-      DamageSideLock(view, rng);
+      DamageSideLock(view, rng, own);
     } else {
-      DamageLease(view, rng, dead_tid);
+      DamageLease(view, rng, dead_tid, own);
     }
   }
 }
@@ -625,8 +617,9 @@ void DamageLockWords(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
 // Rewrites one lease's __kind: the types that made glibc crash its caller
 // before RobustMutex checked the word, or a random word. Mostly the lease a
 // side lock is made to name, so that its waiters probe it.
-void DamageLeaseKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid) {
-  const uint32_t id = SomeLease(view, rng);
+void DamageLeaseKind(RawView& view, std::mt19937_64& rng, pid_t dead_tid,
+                     uint32_t own) {
+  const uint32_t id = SomeLease(view, rng, own);
   if (rng() % 3 != 0) view.Store32(kSideLockOffsets[rng() % 2], id);
   const size_t m = view.lease(id);
   switch (rng() % 5) {
@@ -727,15 +720,16 @@ void RunIteration(const std::string& name, uint64_t seed, Damage damage,
       report.Violation("could not map the object raw");
       return;
     }
+    const uint32_t own = OwnLease(view);
     switch (damage) {
       case Damage::kHeaderAndSlots:
         DamageHeaderAndSlots(view, *q, rng);
         break;
       case Damage::kLockWords:
-        DamageLockWords(view, rng, dead_tid);
+        DamageLockWords(view, rng, dead_tid, own);
         break;
       case Damage::kLeaseKind:
-        DamageLeaseKind(view, rng, dead_tid);
+        DamageLeaseKind(view, rng, dead_tid, own);
         break;
     }
   }
