@@ -852,15 +852,30 @@ TEST_F(CorruptionTest, ScribbledLeaseKindIsDataLossNotACrash) {
   RunIterations(Damage::kLeaseKind, 60, absl::Seconds(3));
 }
 
+// A queue of 4 slots holding "kept", sent by this thread (which took its
+// lease), mapped raw.
+class SideLockWordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(q_.TrySend("kept").ok());
+    ASSERT_TRUE(view_.ok());
+    own_ = OwnLease(view_);
+    ASSERT_NE(own_, 0u);
+  }
+
+  ScopedQueueName name_;
+  Queue q_ = testing::CreateQueue(name_, 4, 32);
+  RawView view_{name_};
+  uint32_t own_ = 0;
+};
+
 // A side lock word naming a lease the table does not have is DataLoss naming
 // the queue and the lock, at once rather than at the deadline; the other
 // side is unaffected.
-TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
-  ScopedQueueName name;
-  Queue q = testing::CreateQueue(name, 4, 32);
-  ASSERT_TRUE(q.TrySend("kept").ok());
-  RawView view(name);
-  ASSERT_TRUE(view.ok());
+TEST_F(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const std::string name = name_.get();
   // Long enough that only a wait for it could reach it.
   const absl::Duration timeout = 3 * kSlack;
   const size_t send = kSideLockOffsets[0], recv = kSideLockOffsets[1];
@@ -873,7 +888,7 @@ TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
     absl::Status s = q.SendFor("lost", timeout);
     EXPECT_LT(absl::Now() - start, kSlack);
     EXPECT_EQ(s.code(), Code::kDataLoss) << s;
-    EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+    EXPECT_NE(s.message().find(name), std::string::npos) << s;
     EXPECT_NE(s.message().find(absl::StrCat("the send ", names)),
               std::string::npos)
         << s;
@@ -885,7 +900,7 @@ TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
     s = q.ReceiveFor(&out, timeout);
     EXPECT_LT(absl::Now() - start, kSlack);
     EXPECT_EQ(s.code(), Code::kDataLoss) << s;
-    EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+    EXPECT_NE(s.message().find(name), std::string::npos) << s;
     EXPECT_NE(s.message().find(absl::StrCat("the receive ", names)),
               std::string::npos)
         << s;
@@ -900,15 +915,10 @@ TEST(SideLockWordTest, NamingALeaseOutOfRangeIsDataLoss) {
 // A side lock naming a lease nobody holds is what a holder leaves when its
 // thread is gone (the lease freed, or owner-dead): the next caller releases
 // it, counted as an owner death, and carries on.
-TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
-  ScopedQueueName name;
-  Queue q = testing::CreateQueue(name, 4, 32);
-  ASSERT_TRUE(q.TrySend("first").ok());  // takes this thread's lease
-  RawView view(name);
-  ASSERT_TRUE(view.ok());
-  const uint32_t own = OwnLease(view);
-  ASSERT_NE(own, 0u);
-  const uint32_t nobodys = own % kLeases + 1;
+TEST_F(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const uint32_t nobodys = own_ % kLeases + 1;
   ASSERT_EQ(view.Load32(view.lease(nobodys) + kLockWord), 0u);
 
   view.Store32(kSideLockOffsets[0], nobodys);
@@ -919,7 +929,7 @@ TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
   view.Store32(kSideLockOffsets[1], nobodys);
   std::string out;
   ASSERT_TRUE(q.TryReceive(&out).ok());
-  EXPECT_EQ(out, "first");
+  EXPECT_EQ(out, "kept");
   EXPECT_EQ(view.Load32(kSideLockOffsets[1]), 0u);
   const ringbuf::Stats st = q.GetStats();
   EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
@@ -931,20 +941,16 @@ TEST(SideLockWordTest, NamingALeaseNobodyHoldsIsReleasedAsAnOwnerDeath) {
 // Peek, PeekBatch or Reserve leaves (internal/leased_lock.h): a peer writing
 // it gets the call to say so at once, rather than wait for itself. Another
 // thread, with a lease of its own, finds the lock busy.
-TEST(SideLockWordTest, NamingThisThreadsOwnLeaseIsRefusedAtOnce) {
-  ScopedQueueName name;
-  Queue q = testing::CreateQueue(name, 4, 32);
-  ASSERT_TRUE(q.TrySend("kept").ok());  // takes this thread's lease
-  RawView view(name);
-  ASSERT_TRUE(view.ok());
-  const uint32_t own = OwnLease(view);
-  ASSERT_NE(own, 0u);
-  view.Store32(kSideLockOffsets[0], own);
+TEST_F(SideLockWordTest, NamingThisThreadsOwnLeaseIsRefusedAtOnce) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const std::string name = name_.get();
+  view.Store32(kSideLockOffsets[0], own_);
   const absl::Time start = absl::Now();
   absl::Status s = q.SendFor("refused", 3 * kSlack);
   EXPECT_LT(absl::Now() - start, kSlack);
   EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s;
-  EXPECT_NE(s.message().find(name.get()), std::string::npos) << s;
+  EXPECT_NE(s.message().find(name), std::string::npos) << s;
   EXPECT_NE(s.message().find("already holds the send lock"), std::string::npos)
       << s;
   absl::Status other;
