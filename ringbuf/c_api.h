@@ -160,8 +160,9 @@ struct ringbuf_stats {
   uint64_t tail;
   uint64_t total_sent;     /* == tail */
   uint64_t total_received; /* == head */
-  /* Crash recovery, counted since the queue was created. Times a process
-   * died holding the send (receive) lock and the next locker repaired it. */
+  /* Crash recovery, counted since the queue was created. Times a thread
+   * died (or exited) holding the send (receive) lock and the next process to
+   * wait for it, or to take the dead thread's lease, repaired it. */
   uint64_t send_lock_owner_deaths;
   uint64_t receive_lock_owner_deaths;
   /* Sends that died mid-copy: their half-written slot was never published. */

@@ -60,7 +60,8 @@ struct Stats {
   uint64_t depth_by_priority[kMaxPriorities] = {};
 
   // Crash recovery, counted since the queue was created.
-  // Times a process died holding the send (receive) lock and the next locker
+  // Times a thread died (or exited) holding the send (receive) lock and the
+  // next process to wait for that lock, or to take the dead thread's lease,
   // repaired the side before carrying on.
   uint64_t send_lock_owner_deaths = 0;
   uint64_t receive_lock_owner_deaths = 0;

@@ -403,7 +403,8 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
   }
   RINGBUF_CRASH_POINT(kSendPublished);
   // Wake consumers before unlocking: should we die between the store and the
-  // wake-up, the lock is owner-dead and its next locker wakes them for us.
+  // wake-up, the lock still names our dead lease, and whoever takes that
+  // lease next repairs the side and wakes them for us.
   SlotSemaphore(&h.tail).Post();
   h.send.progress = internal::kIdle;
   h.send.lock.Unlock();

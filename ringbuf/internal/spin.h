@@ -13,7 +13,7 @@
 //     peer cannot run while it spins, and does not spin (it yields, below).
 //     The record is a hint: stale, missing (0) or scribbled on, it only
 //     makes a waiter spin or yield when the other would have been better;
-//     the protocol's proofs (counting_semaphore.h, robust_mutex.h) never
+//     the protocol's proofs (sleepers.h, leased_lock.h) never
 //     read it.
 //   * Spin for a budget that adapts to recent success (SpinBudget): doubled
 //     when a spin ended with the peer's progress, halved when it ran out
