@@ -216,12 +216,19 @@ Levels Queue::levels() const {
   return Levels{priorities_, level_tails_, level_heads_};
 }
 
+internal::InsideMarks Queue::Marks(const internal::SideLock& side) const {
+  return {&internal::LeaseTableOf(*mapping_),
+          &side == &header_->send ? internal::kSendLock
+                                  : internal::kReceiveLock};
+}
+
 absl::Status Queue::LockSide(internal::SideLock& side,
                              const Deadline& deadline, Mode mode) {
   // The fast path: this thread's lease is the one it used last, and the
   // lock is free. No clock, no system call.
   const uint32_t me = internal::LastLeaseOfThisThread(header_);
-  if (ABSL_PREDICT_TRUE(me != 0) && side.lock.TryLock(me, side.holder_cpu)) {
+  if (ABSL_PREDICT_TRUE(me != 0) &&
+      side.lock.TryLock(me, side.holder_cpu, Marks(side))) {
     return absl::OkStatus();
   }
   return LockSideSlowly(side, deadline, mode);
@@ -235,7 +242,7 @@ absl::Status Queue::LockSideSlowly(internal::SideLock& side,
   internal::LeaseTable& leases = internal::LeaseTableOf(*mapping_);
   absl::StatusOr<uint32_t> me = internal::LeaseOfThisThread(
       *mapping_, leases, name_,
-      [&](uint32_t id) { internal::ReleaseLocksOf(h, levels, id); });
+      [&](uint32_t id) { internal::ReleaseLocksOf(h, levels, leases, id); });
   if (!me.ok()) return me.status();
   // Shutdown() also ends a wait for a lock held long (a Peek or a
   // Reservation elsewhere, a stopped holder): the wait checks shut_down_.
@@ -243,7 +250,7 @@ absl::Status Queue::LockSideSlowly(internal::SideLock& side,
       name_, send ? "send" : "receive", *me,
       mode == Mode::kTry ? Deadline::After(kLockWaitFloor)
                          : deadline.NoSoonerThan(kLockWaitFloor),
-      *shut_down_, side.holder_cpu, [&](uint32_t holder) {
+      *shut_down_, side.holder_cpu, Marks(side), [&](uint32_t holder) {
         return internal::ProbeHolder(h, levels, leases, holder, name_);
       });
   if (absl::IsCancelled(locked)) return ShutDownError(name_);
@@ -269,9 +276,9 @@ absl::Status Queue::BusyAfterLooking(const absl::Status& status,
 namespace {
 
 // Releases a side lock with nothing published.
-void Abandon(internal::SideLock& side) {
+void Abandon(internal::SideLock& side, const internal::InsideMarks& marks) {
   side.progress = internal::kIdle;
-  side.lock.Unlock();
+  side.lock.Unlock(marks);
 }
 
 }  // namespace
@@ -363,7 +370,7 @@ absl::Status Queue::AcquireSpace(const Deadline& deadline, Mode mode,
       *free_out = capacity_ - depth;
       return absl::OkStatus();
     }
-    h.send.lock.Unlock();
+    h.send.lock.Unlock(Marks(h.send));
     if (depth > capacity_) return Corrupt(head, tail);
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is full"));
@@ -407,12 +414,12 @@ void Queue::PublishTail(uint32_t level, uint64_t tail, uint64_t n) {
   // lease next repairs the side and wakes them for us.
   SlotSemaphore(&h.tail).Post();
   h.send.progress = internal::kIdle;
-  h.send.lock.Unlock();
+  h.send.lock.Unlock(Marks(h.send));
   RINGBUF_CRASH_POINT(kSendUnlocked);
 }
 
 void Queue::AbandonSend() {
-  Abandon(header_->send);
+  Abandon(header_->send, Marks(header_->send));
   // The reservation may have taken a slot a sleeping producer was woken
   // for (one wake-up per freed slot): offer it again.
   SlotSemaphore(&header_->head).PassOn();
@@ -643,7 +650,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
     uint64_t head = 0, tail = 0, depth = 0;
     if constexpr (kLeveled) {
       if (absl::Status s = PickLevel(&level, &head, &depth); !s.ok()) {
-        h.recv.lock.Unlock();
+        h.recv.lock.Unlock(Marks(h.recv));
         return s;
       }
     } else {
@@ -672,7 +679,7 @@ absl::Status Queue::AcquireMessages(const Deadline& deadline, Mode mode,
       *available_out = depth;
       return absl::OkStatus();
     }
-    h.recv.lock.Unlock();
+    h.recv.lock.Unlock(Marks(h.recv));
     if (depth > capacity_) return Corrupt(head, tail);
     if (mode == Mode::kTry) {
       return absl::UnavailableError(QueueMessage(name_, "queue is empty"));
@@ -717,11 +724,13 @@ void Queue::PublishHead(uint32_t level, uint64_t head, uint64_t n) {
   SlotSemaphore(&h.head).Post(
       static_cast<int>(std::min<uint64_t>(n, internal::kWakeAll)));
   h.recv.progress = internal::kIdle;
-  h.recv.lock.Unlock();
+  h.recv.lock.Unlock(Marks(h.recv));
   RINGBUF_CRASH_POINT(kReceiveUnlocked);
 }
 
-void Queue::AbandonReceive() { Abandon(header_->recv); }
+void Queue::AbandonReceive() {
+  Abandon(header_->recv, Marks(header_->recv));
+}
 
 bool Queue::Payload(uint32_t level, uint64_t head, absl::string_view* payload,
                     uint32_t* bad_length) const {

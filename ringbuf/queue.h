@@ -129,6 +129,7 @@ namespace internal {
 class Deadline;
 struct Geometry;
 struct Header;
+struct InsideMarks;
 struct Levels;
 class ShmMapping;
 struct SideLock;
@@ -459,6 +460,9 @@ class Queue {
                         const internal::Deadline& deadline, Mode mode);
   absl::Status LockSideSlowly(internal::SideLock& side,
                               const internal::Deadline& deadline, Mode mode);
+  // Where this thread's lease marks itself inside `side`'s lock through a
+  // bias (internal/leased_lock.h).
+  internal::InsideMarks Marks(const internal::SideLock& side) const;
   // Gives back this thread's lease in the mapping (the handle is going).
   void DropThisThreadsLease();
   // The payload of `level`'s message at `head` (receive lock held), or

@@ -90,10 +90,13 @@ inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 //      priorities, priority_levels.h).
 //   4: the side locks became futex words naming a lease, and the mapping
 //      ends with the lease table (leased_lock.h, lease_table.h).
+//   5: a side lock may be biased toward one lease: its word gained the
+//      BiasedTo and Revoking forms, and the lock a busy word and a streak
+//      (leased_lock.h).
 // (The spin hints holder_cpu and poster_cpu live in words version 1 left
 // zeroed: 0 means "unknown", which old processes leave and new ones accept,
 // so they needed no bump of their own.)
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 
 // What a side's lock holder was doing; read only by the repairer after the
 // holder died. See the recovery protocol above.

@@ -17,6 +17,7 @@
 #ifndef RINGBUF_INTERNAL_LEASE_TABLE_H_
 #define RINGBUF_INTERNAL_LEASE_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -30,8 +31,17 @@ namespace internal {
 // uses counts once). 16 KiB of mapping.
 inline constexpr uint32_t kLeases = 256;
 
+// The side locks, for the marks below.
+enum LockSide : int { kSendLock = 0, kReceiveLock = 1 };
+
 struct alignas(64) Lease {
   RobustMutex mutex;
+  // Per side lock: nonzero while this lease's thread is inside it through
+  // its bias (leased_lock.h). Written by that thread alone, so that a
+  // thread stepping back from a bias it lost can never clear or fake
+  // another's mark; cleared by the repair of its death. In the lease's own
+  // line: the hot path writes nothing another CPU reads per message.
+  std::atomic<uint32_t> inside[2];
 };
 
 struct LeaseTable {
@@ -40,6 +50,9 @@ struct LeaseTable {
 
   // The lease of id 1..kLeases (the caller checks the range).
   RobustMutex& of(uint32_t id) { return lease[id - 1].mutex; }
+  std::atomic<uint32_t>& inside(uint32_t id, LockSide side) {
+    return lease[id - 1].inside[side];
+  }
 
   Lease lease[kLeases];
 };

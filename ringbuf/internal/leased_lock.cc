@@ -5,39 +5,156 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "ringbuf/internal/errno_status.h"
 #include "ringbuf/internal/lease_table.h"
 
 namespace ringbuf {
 namespace internal {
 
-bool LeasedLock::TakeIfFree(uint32_t& seen, uint32_t me) {
-  // Acquire pairs with Unlock's release: what the last holder wrote under
-  // the lock is visible to us.
-  while (seen == 0) {
-    if (word_.compare_exchange_weak(seen, me, std::memory_order_acquire,
-                                    std::memory_order_relaxed)) {
-      return true;
-    }
+LockWord DecodeLockWord(uint32_t word) {
+  const auto lease = [](uint32_t id) { return id >= 1 && id <= kLeases; };
+  if (word == 0) return {LockWord::kFree, 0, 0};
+  if (lease(word)) return {LockWord::kHeld, word, 0};
+  const uint32_t x = word & 0xffff;
+  if ((word & ~0xffffu) == kBiasedTag && lease(x)) {
+    return {LockWord::kBiased, x, 0};
   }
-  return false;
+  const uint32_t r = (word >> 16) & 0x3fff;
+  if ((word & 0xc0000000u) == kRevokingTag && lease(r) && lease(x)) {
+    return {LockWord::kRevoking, x, r};
+  }
+  return {LockWord::kCorrupt, 0, 0};
 }
 
-bool LeasedLock::SpinOrYield(uint32_t me,
-                             const std::atomic<uint32_t>& holder_cpu) {
-  // Spin reading the word if the holder may be running on another CPU (it
-  // only copies a message), for the thread's budget; yield to it a few
+absl::StatusOr<LeasedLock::Step> LeasedLock::TryStep(absl::string_view queue,
+                                                     absl::string_view side,
+                                                     uint32_t me,
+                                                     InsideMarks marks,
+                                                     uint32_t* probe) {
+  auto corrupt = [&](absl::string_view what) {
+    return absl::DataLossError(QueueMessage(
+        queue, absl::StrCat("the ", side, " lock is corrupt: ", what)));
+  };
+  *probe = 0;
+  // seq_cst loads: in the sleep loop these are the sleeper's load of the
+  // handshake (sleepers.h), after its announcement.
+  uint32_t seen = word_.load(std::memory_order_seq_cst);
+  for (;;) {
+    const LockWord w = DecodeLockWord(seen);
+    switch (w.kind) {
+      case LockWord::kFree:
+        if (TakeIfFree(seen, me)) return Step::kTaken;
+        continue;  // someone else moved it: look again
+      case LockWord::kHeld:
+        *probe = w.lease;
+        return Step::kWait;
+      case LockWord::kBiased:
+        if (w.lease == me && LightPostsEnabled()) {
+          // Lock ruled out our being inside already: a mark left set is
+          // someone else's writing.
+          if (marks.of(me).load(std::memory_order_relaxed) != 0) {
+            return corrupt(absl::StrCat("it is biased toward this thread's "
+                                        "lease ", me, ", marked inside"));
+          }
+          if (TakeBiased(me, marks.of(me))) return Step::kTaken;
+          seen = word_.load(std::memory_order_seq_cst);  // revoked meanwhile
+          continue;
+        } else if (word_.compare_exchange_strong(
+                       seen, Revoking(me, w.lease), std::memory_order_seq_cst,
+                       std::memory_order_seq_cst)) {
+          RINGBUF_CRASH_POINT(kRevokingBias);
+          // Now x's CPU fences if x runs (file comment). A process refused
+          // the fence cannot make x's mark visible: it gives that store
+          // time to drain instead.
+          if (!FenceAgainstLightPosts()) absl::SleepFor(kUnfencedSleep);
+          seen = word_.load(std::memory_order_seq_cst);
+          continue;
+        }
+        seen = word_.load(std::memory_order_seq_cst);
+        continue;
+      case LockWord::kRevoking: {
+        if (w.revoker != me) {
+          *probe = w.revoker;
+          return Step::kWait;
+        }
+        // Ours to finish: wait for x to be out. Acquire pairs with x's
+        // release of its mark: what x wrote inside is visible to us.
+        if (marks.of(w.lease).load(std::memory_order_seq_cst) != 0) {
+          *probe = w.lease;
+          return Step::kWait;
+        }
+        if (word_.compare_exchange_strong(seen, me, std::memory_order_seq_cst,
+                                          std::memory_order_seq_cst)) {
+          CountHold(me);
+          return Step::kTaken;
+        }
+        continue;
+      }
+      case LockWord::kCorrupt:
+        return corrupt(absl::StrCat("it names lease ", seen, " of ", kLeases));
+    }
+  }
+}
+
+void LeasedLock::AbandonRevocation(uint32_t me) {
+  uint32_t seen = word_.load(std::memory_order_seq_cst);
+  const LockWord w = DecodeLockWord(seen);
+  if (w.kind != LockWord::kRevoking || w.revoker != me) return;
+  // Back to the state before we began; X may be inside, or may come back.
+  if (word_.compare_exchange_strong(seen, BiasedTo(w.lease),
+                                    std::memory_order_seq_cst)) {
+    Sleepers(&sleepers_).Wake(kWakeAll);
+  }
+}
+
+void LeasedLock::ReleaseFor(uint32_t id, InsideMarks marks) {
+  bool changed = false;
+  if (marks.of(id).load(std::memory_order_acquire) != 0) {
+    StoreBeforeWake<uint32_t>(marks.of(id), 0);
+    changed = true;
+  }
+  uint32_t seen = word_.load(std::memory_order_seq_cst);
+  for (;;) {
+    const LockWord w = DecodeLockWord(seen);
+    uint32_t next = seen;
+    if (seen == id || seen == BiasedTo(id)) {
+      next = 0;
+    } else if (w.kind == LockWord::kRevoking && w.revoker == id) {
+      next = BiasedTo(w.lease);  // the state before the revocation began
+    }
+    // Others may move the word meanwhile (a revoker of id's bias): CAS.
+    if (next == seen) break;
+    if (word_.compare_exchange_strong(seen, next, std::memory_order_seq_cst)) {
+      changed = true;
+      break;
+    }
+  }
+  // The holder may have died anywhere in Unlock or in Wake: wake every
+  // sleeper, whatever the sleepers word says.
+  if (changed) Sleepers(&sleepers_).Interrupt();
+}
+
+bool LeasedLock::SpinOrYield(absl::string_view queue, absl::string_view side,
+                             uint32_t me,
+                             const std::atomic<uint32_t>& holder_cpu,
+                             InsideMarks marks) {
+  // Spin looking at the lock if its holder may be running on another CPU
+  // (it only copies a message), for the thread's budget; yield to it a few
   // times if it took the lock on this CPU (it cannot let go while we spin,
   // and a yield leaves it nothing to wake). spin.h says why.
-  uint32_t seen;
+  uint32_t probe;
+  auto taken = [&] {
+    absl::StatusOr<Step> step = TryStep(queue, side, me, marks, &probe);
+    return step.ok() && *step == Step::kTaken;  // errors: the sleep loop says
+  };
   if (MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
                    CurrentCpuTag())) {
     SpinBudget& budget = t_lock_spin;
     const int spins = budget.spins();
     for (int i = 0; i < spins; ++i) {
       CpuRelax();
-      seen = word_.load(std::memory_order_relaxed);
-      if (TakeIfFree(seen, me)) {
+      if (taken()) {
         budget.Paid();
         return true;
       }
@@ -47,8 +164,7 @@ bool LeasedLock::SpinOrYield(uint32_t me,
   }
   for (int i = 0; i < kWaitYields; ++i) {
     sched_yield();
-    seen = word_.load(std::memory_order_relaxed);
-    if (TakeIfFree(seen, me)) return true;
+    if (taken()) return true;
   }
   return false;
 }
@@ -57,22 +173,32 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
                               uint32_t me, const Deadline& deadline,
                               const std::atomic<bool>& cancelled,
                               std::atomic<uint32_t>& holder_cpu,
-                              HolderProbe probe_holder) {
-  uint32_t seen = word_.load(std::memory_order_relaxed);
-  if (seen == me) {
+                              InsideMarks marks, HolderProbe probe_holder) {
+  const uint32_t seen = word_.load(std::memory_order_relaxed);
+  const LockWord w = DecodeLockWord(seen);
+  if (seen == me ||
+      (marks.of(me).load(std::memory_order_relaxed) != 0 &&
+       (w.kind == LockWord::kBiased || w.kind == LockWord::kRevoking) &&
+       w.lease == me)) {
     return absl::FailedPreconditionError(QueueMessage(
         queue, absl::StrCat("this thread already holds the ", side,
                             " lock through this handle (a Peek, PeekBatch "
                             "or Reserve it has not finished)")));
   }
-  bool taken = TakeIfFree(seen, me) || SpinOrYield(me, holder_cpu);
-  // Then sleep on the sleepers word, looking at the holder's lease before
-  // the first sleep and after each sleep that timed out (leased_lock.h).
+  uint32_t probe;
+  absl::StatusOr<Step> step = TryStep(queue, side, me, marks, &probe);
+  bool taken = step.ok() && (*step == Step::kTaken ||
+                             SpinOrYield(queue, side, me, holder_cpu, marks));
+  // Then sleep on the sleepers word, looking at the lease we wait for
+  // before the first sleep and after each sleep that timed out
+  // (leased_lock.h).
   Sleepers sleepers(&sleepers_);
   bool woken = false;
   // A waiter woken for the lock that leaves without it passes the wake-up
-  // on: Unlock wakes one sleeper only.
+  // on (Unlock wakes one sleeper only), and hands back a bias it was
+  // taking away.
   auto leave = [&](absl::Status status) {
+    AbandonRevocation(me);
     if (woken) sleepers.Wake(1);
     return status;
   };
@@ -80,17 +206,12 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
   while (!taken) {
     bool fenced;
     const uint32_t expected = sleepers.Announce(&fenced);
-    // seq_cst: the sleeper's load of the handshake (sleepers.h), ordered
-    // after its announcement even where no membarrier was issued.
-    seen = word_.load(std::memory_order_seq_cst);
-    if (TakeIfFree(seen, me)) break;
-    if (seen > kLeases) {
-      return leave(absl::DataLossError(QueueMessage(
-          queue, absl::StrCat("the ", side, " lock is corrupt: it names lease ",
-                              seen, " of ", kLeases))));
-    }
+    step = TryStep(queue, side, me, marks, &probe);
+    if (!step.ok()) return leave(step.status());
+    if (*step == Step::kTaken) break;
+    if (probe == 0) continue;
     if (probe_due) {
-      absl::StatusOr<bool> gone = probe_holder(seen);
+      absl::StatusOr<bool> gone = probe_holder(probe);
       if (!gone.ok()) return leave(gone.status());
       probe_due = false;
       if (*gone) continue;  // its locks are free now: take this one

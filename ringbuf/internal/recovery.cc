@@ -43,24 +43,24 @@ absl::StatusOr<bool> ProbeHolder(Header& h, const Levels& levels,
   absl::StatusOr<RobustMutex::Acquired> got = lease.TryLock(queue);
   if (!got.ok()) return got.status();
   if (*got == RobustMutex::Acquired::kBusy) return false;
-  ReleaseLocksOf(h, levels, id);
+  ReleaseLocksOf(h, levels, leases, id);
   if (*got == RobustMutex::Acquired::kOwnerDied) lease.MarkConsistent();
   lease.Unlock();
   return true;
 }
 
-void ReleaseLocksOf(Header& h, const Levels& levels, uint32_t id) {
+void ReleaseLocksOf(Header& h, const Levels& levels, LeaseTable& leases,
+                    uint32_t id) {
   RINGBUF_CRASH_POINT(kAdoptingLease);
   // Nobody else can take a lock in the name of `id` while we hold the
   // lease, so what we see here stays true until we unlock.
-  if (h.send.lock.holder() == id) {
-    RepairSendSide(h, levels);
-    h.send.lock.Unlock();
-  }
-  if (h.recv.lock.holder() == id) {
-    RepairReceiveSide(h, levels);
-    h.recv.lock.Unlock();
-  }
+  // Repair only what it was inside of; give back whatever it had of each
+  // lock (the word, a bias, a revocation it began: leased_lock.h).
+  const InsideMarks send{&leases, kSendLock}, recv{&leases, kReceiveLock};
+  if (h.send.lock.HeldBy(id, send)) RepairSendSide(h, levels);
+  h.send.lock.ReleaseFor(id, send);
+  if (h.recv.lock.HeldBy(id, recv)) RepairReceiveSide(h, levels);
+  h.recv.lock.ReleaseFor(id, recv);
   RINGBUF_CRASH_POINT(kAdoptedLease);
 }
 

@@ -27,7 +27,8 @@ absl::StatusOr<bool> ProbeHolder(Header& header, const Levels& levels,
 
 // With lease `id` held by the caller, taken free or owner-dead (its thread
 // is gone): repairs and unlocks each side lock that still names it.
-void ReleaseLocksOf(Header& header, const Levels& levels, uint32_t id);
+void ReleaseLocksOf(Header& header, const Levels& levels, LeaseTable& leases,
+                    uint32_t id);
 
 // A producer died holding the send lock.
 void RepairSendSide(Header& header, const Levels& levels);
