@@ -64,6 +64,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -152,11 +153,15 @@ class LeasedLock {
 
   // The fast path: takes the lock for lease `me` only if it is free or
   // biased toward `me`, and records this CPU in `holder_cpu` if so.
-  bool TryLock(uint32_t me, std::atomic<uint32_t>& holder_cpu,
-               InsideMarks marks) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool TryLock(uint32_t me,
+                                            std::atomic<uint32_t>& holder_cpu,
+                                            InsideMarks marks) {
     uint32_t seen = word_.load(std::memory_order_relaxed);
-    if (seen == BiasedTo(me) && LightPostsEnabled()) {
-      if (!TakeBiased(me, marks.of(me))) return false;
+    if (seen == BiasedTo(me)) {
+      if (!g_light_posts.load(std::memory_order_relaxed) ||
+          !TakeBiased(me, marks.of(me))) {
+        return false;
+      }
     } else if (seen != 0 || !TakeIfFree(seen, me)) {
       return false;
     }
@@ -168,13 +173,11 @@ class LeasedLock {
   // holder's inside mark and wakes every sleeper if any may sleep (a
   // revoker waits among them). Held through the word: frees it (or, after
   // kBiasAfter holds in a row, biases it toward the holder) and wakes one.
-  void Unlock(InsideMarks marks) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Unlock(InsideMarks marks) {
     const uint32_t seen = word_.load(std::memory_order_relaxed);
     if (seen == 0 || seen > kLeases) {  // BiasedTo(us) or Revoking(r, us)
-      const LockWord w = DecodeLockWord(seen);
-      if (w.kind == LockWord::kBiased || w.kind == LockWord::kRevoking) {
-        StoreBeforeWake<uint32_t>(marks.of(w.lease), 0);
-      }
+      const uint32_t us = seen & 0xffff;  // both forms end with our id
+      if (us - 1 < kLeases) StoreBeforeWake<uint32_t>(marks.of(us), 0);
       RINGBUF_CRASH_POINT(kUnlockedNotWoken);
       Sleepers(&sleepers_).Wake(kWakeAll);
       return;
