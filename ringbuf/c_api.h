@@ -442,7 +442,7 @@ void ringbuf_notifier_clear(ringbuf_notifier* n) RINGBUF_C_NOEXCEPT;
  * no-op. */
 void ringbuf_notifier_destroy(ringbuf_notifier* n) RINGBUF_C_NOEXCEPT;
 
-/* The version of the library this program runs with ("1.1.0"), which may be
+/* The version of the library this program runs with ("1.2.0"), which may be
  * newer than the RINGBUF_VERSION_* macros (ringbuf/version.h, included
  * above) it was compiled against. Static storage; never NULL. */
 const char* ringbuf_version(void) RINGBUF_C_NOEXCEPT;

@@ -13,14 +13,14 @@
 #define RINGBUF_VERSION_H_
 
 #define RINGBUF_VERSION_MAJOR 1
-#define RINGBUF_VERSION_MINOR 1
+#define RINGBUF_VERSION_MINOR 2
 #define RINGBUF_VERSION_PATCH 0
-#define RINGBUF_VERSION_STRING "1.1.0"
+#define RINGBUF_VERSION_STRING "1.2.0"
 
 #ifdef __cplusplus
 namespace ringbuf {
 
-// The version of the library this program runs with ("1.1.0"), which may be
+// The version of the library this program runs with ("1.2.0"), which may be
 // newer than the RINGBUF_VERSION_* it was compiled against.
 const char* Version();
 

@@ -49,7 +49,7 @@ __version__ = _ringbuf.version()
 
 
 def version():
-    """The version of the ringbuf library in use ("1.1.0")."""
+    """The version of the ringbuf library in use ("1.2.0")."""
     return _ringbuf.version()
 
 
