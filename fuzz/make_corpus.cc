@@ -207,6 +207,26 @@ int main(int argc, char** argv) {
   EveryOp(&dead);
   seeds.push_back({"lease-recv-owner-died", dead});
 
+  // A side lock biased toward a lease (leased_lock.h): toward nobody's, so
+  // the next caller revokes it; marked inside by that nobody, so the
+  // revoker probes the lease and repairs; and being revoked by nobody, so
+  // the next caller probes the revoker and hands the bias back.
+  const uint16_t inside =
+      lease + offsetof(ringbuf::internal::Lease, inside);
+  Bytes biased = Live(1, 4, 32, 2);
+  Overwrite(&biased, send_lock, U32(ringbuf::internal::BiasedTo(named)));
+  Overwrite(&biased, recv_lock, U32(ringbuf::internal::BiasedTo(named)));
+  Overwrite(&biased, inside + 4, U32(1));  // inside the receive side
+  EveryOp(&biased);
+  seeds.push_back({"sidelock-biased-toward-free-lease", biased});
+
+  Bytes revoking = Live(1, 4, 32, 2);
+  Overwrite(&revoking, send_lock, U32(ringbuf::internal::Revoking(named + 1, named)));
+  Overwrite(&revoking, recv_lock, U32(ringbuf::internal::Revoking(named, named)));
+  Overwrite(&revoking, inside, U32(1));  // inside the send side
+  EveryOp(&revoking);
+  seeds.push_back({"sidelock-being-revoked-by-free-lease", revoking});
+
   Bytes unrecoverable = Live(1, 4, 32, 2);
   Overwrite(&unrecoverable, send_lock, U32(named));
   Overwrite(&unrecoverable, lease + owner, {0xfe, 0xff, 0xff, 0x7f});
