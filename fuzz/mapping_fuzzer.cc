@@ -255,8 +255,8 @@ bool Patchable(const RawView& view, size_t offset, LockPolicy policy) {
             InRange(in_lease, kListOffset, kListSize)));
 }
 
-// A side lock naming a lease this thread holds is what an unfinished Peek,
-// PeekBatch or Reserve of this thread leaves; a call that meets it says so
+// A side lock naming a lease this thread holds (or biased toward it) is
+// what an unfinished Peek, PeekBatch or Reserve of this thread leaves; a call that meets it says so
 // with FailedPrecondition (internal/leased_lock.h) rather than wait for
 // itself. Patches can write such a word.
 bool SaysItHoldsTheLock(const absl::Status& s) {
@@ -265,7 +265,11 @@ bool SaysItHoldsTheLock(const absl::Status& s) {
     return false;
   }
   for (size_t word : kSideLockOffsets) {
-    if (g_view->HeldByThisThread(g_view->Word(word))) {
+    // Held through the word, or through a bias toward this thread's lease
+    // (whose inside mark a patch may have set).
+    const internal::LockWord w = internal::DecodeLockWord(g_view->Word(word));
+    if (w.kind != internal::LockWord::kCorrupt &&
+        g_view->HeldByThisThread(w.lease)) {
       return true;
     }
   }
