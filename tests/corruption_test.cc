@@ -52,7 +52,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/lease_table.h"
+#include "ringbuf/internal/leased_lock.h"
 #include "ringbuf/queue.h"
 #include "tests/test_util.h"
 
@@ -959,6 +962,79 @@ TEST_F(SideLockWordTest, NamingThisThreadsOwnLeaseIsRefusedAtOnce) {
   EXPECT_EQ(q.GetStats().depth, 1u);
   view.Store32(kSideLockOffsets[0], 0);
   EXPECT_TRUE(q.TrySend("sent").ok());
+}
+
+// A side lock biased toward a lease (internal/leased_lock.h) whose thread
+// is gone: revoked by the next caller at once, and repaired as an owner
+// death only if that lease was marked inside.
+TEST_F(SideLockWordTest, BiasTowardALeaseNobodyHoldsIsRevoked) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const uint32_t nobodys = own_ % kLeases + 1;
+  const size_t inside = view.lease(nobodys) + offsetof(internal::Lease, inside);
+
+  view.Store32(kSideLockOffsets[0], internal::BiasedTo(nobodys));
+  EXPECT_TRUE(q.TrySend("second").ok());
+  EXPECT_EQ(view.Load32(kSideLockOffsets[0]), 0u);
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+
+  view.Store32(kSideLockOffsets[1], internal::BiasedTo(nobodys));
+  view.Store32(inside + 4 * internal::kReceiveLock, 1);
+  std::string out;
+  ASSERT_TRUE(q.TryReceive(&out).ok());
+  EXPECT_EQ(out, "kept");
+  EXPECT_EQ(view.Load32(kSideLockOffsets[1]), 0u);
+  EXPECT_EQ(view.Load32(inside + 4 * internal::kReceiveLock), 0u);
+  const ringbuf::Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.send_lock_owner_deaths, 0u);
+  EXPECT_EQ(st.depth, 1u);
+}
+
+// A revocation begun by a lease whose thread is gone: the next caller probes
+// that lease, hands the bias back to the lease it was taken from, and
+// revokes it in turn; nobody was inside, so no death is counted.
+TEST_F(SideLockWordTest, RevocationByALeaseNobodyHoldsIsTakenOver) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const uint32_t revoker = own_ % kLeases + 1;
+  const uint32_t biased = revoker % kLeases + 1;
+  ASSERT_NE(biased, own_);
+  view.Store32(kSideLockOffsets[0], internal::Revoking(revoker, biased));
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(q.SendFor("second", 3 * kSlack).ok());
+  EXPECT_LT(absl::Now() - start, kSlack);
+  EXPECT_EQ(view.Load32(kSideLockOffsets[0]), 0u);
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+  EXPECT_EQ(q.GetStats().depth, 2u);
+}
+
+// A bias toward the calling thread's own lease is taken through the bias;
+// marked inside as well, it is what the thread's own unfinished Reserve
+// leaves, refused at once as for a word naming the thread's lease.
+TEST_F(SideLockWordTest, BiasTowardThisThreadsOwnLease) {
+  Queue& q = q_;
+  RawView& view = view_;
+  if (!internal::LightPostsEnabled()) {
+    GTEST_SKIP() << "this process could not register for membarrier: "
+                    "a bias toward it is revoked like anyone's";
+  }
+  const size_t inside = view.lease(own_) + offsetof(internal::Lease, inside);
+  view.Store32(kSideLockOffsets[0], internal::BiasedTo(own_));
+  EXPECT_TRUE(q.TrySend("through the bias").ok());
+  EXPECT_EQ(view.Load32(kSideLockOffsets[0]), internal::BiasedTo(own_));
+  EXPECT_EQ(view.Load32(inside + 4 * internal::kSendLock), 0u);
+
+  view.Store32(inside + 4 * internal::kSendLock, 1);
+  const absl::Time start = absl::Now();
+  absl::Status s = q.SendFor("refused", 3 * kSlack);
+  EXPECT_LT(absl::Now() - start, kSlack);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("already holds the send lock"), std::string::npos)
+      << s;
+  view.Store32(inside + 4 * internal::kSendLock, 0);
+  EXPECT_TRUE(q.TrySend("sent").ok());
+  EXPECT_EQ(q.GetStats().depth, 3u);
 }
 
 // A thread holds its lease while it uses a handle and gives it back when
