@@ -1,0 +1,507 @@
+// Side locks biased toward a lone holder (internal/leased_lock.h):
+//   * after kBiasAfter holds in a row by one lease, the lock is left biased
+//     toward it and taken through its inside mark, not the word; the
+//     thread still cannot take it twice;
+//   * another thread or process revokes the bias, waiting while the biased
+//     holder is inside, and the holder takes the lock the ordinary way
+//     afterwards;
+//   * a biased holder or a revoker that dies anywhere in the handshake
+//     (kBiasedBusy, kRevokingBias, kUnlockedNotWoken) delays the others at
+//     most until their probe or the end of a sleep slice.
+// White-box: the lock word and the inside marks are read from the mapping.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "ringbuf/internal/asymmetric_fence.h"
+#include "ringbuf/internal/crash_point.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/lease_table.h"
+#include "ringbuf/internal/leased_lock.h"
+#include "ringbuf/queue.h"
+#include "tests/test_util.h"
+
+namespace ringbuf {
+namespace {
+
+using internal::CrashSite;
+using internal::kBiasAfter;
+using internal::LockWord;
+using testing::RawView;
+using testing::ScopedQueueName;
+
+constexpr absl::Duration kBound = absl::Seconds(20);
+// How soon a waiter gets a lock whose holder died: its probe before its
+// first sleep, or after one sleep slice, plus this loaded machine's slack.
+const absl::Duration kRecovered = internal::kLockSlice + absl::Seconds(2);
+
+// Why a test skips; checked once the process made a handle, which registers
+// it where the kernel offers the command.
+constexpr const char* kNoBias =
+    "this process is not registered for membarrier "
+    "(MEMBARRIER_CMD_GLOBAL_EXPEDITED): side locks are never biased";
+
+LockWord Word(internal::SideLock& side) {
+  return internal::DecodeLockWord(RawView::lock_word(side).load());
+}
+
+uint32_t Inside(RawView& view, uint32_t id, internal::LockSide side) {
+  return view.leases().inside(id, side).load();
+}
+
+// The lease this thread uses on `q`: read from the send lock's word while a
+// Reserve (dropped unsent) holds it the ordinary way.
+uint32_t LeaseOfThisThread(Queue& q, RawView& view) {
+  EXPECT_EQ(view.header()->send.lock.biased_to(), 0u);
+  absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? view.header()->send.lock.holder() : 0;
+}
+
+// Sends and receives one message at a time, one more than kBiasAfter
+// times, each received in order: both side locks end biased toward this
+// thread's lease. Returns false (a failure recorded) otherwise.
+bool BuildBias(Queue& q, const std::string& tag) {
+  for (uint32_t i = 0; i <= kBiasAfter; ++i) {
+    const std::string m = absl::StrCat(tag, i);
+    absl::Status s = q.SendFor(m, kBound);
+    EXPECT_TRUE(s.ok()) << s;
+    std::string out;
+    s = q.ReceiveFor(&out, kBound);
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(out, m);
+    if (out != m) return false;
+  }
+  return true;
+}
+
+bool AwaitWord(internal::SideLock& side, LockWord::Kind kind,
+               absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (Word(side).kind != kind && absl::Now() < end) {
+    usleep(100);  // polling a condition, bounded by `timeout`
+  }
+  return Word(side).kind == kind;
+}
+
+bool AwaitSleeperOnLock(internal::SideLock& side, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (!side.lock.waiter_may_sleep() && absl::Now() < end) {
+    usleep(100);  // polling a condition, bounded by `timeout`
+  }
+  return side.lock.waiter_may_sleep();
+}
+
+// Receives exactly `expected`, in order, then finds the queue empty.
+void ExpectExactly(Queue& q, const std::vector<std::string>& expected) {
+  for (const std::string& m : expected) {
+    std::string out;
+    absl::Status s = q.ReceiveFor(&out, kBound);
+    ASSERT_TRUE(s.ok()) << s << " waiting for " << m;
+    EXPECT_EQ(out, m);
+  }
+  std::string extra;
+  EXPECT_EQ(q.TryReceive(&extra).code(), absl::StatusCode::kUnavailable)
+      << "an extra message: " << extra;
+}
+
+TEST(BiasTest, BiasIsGrantedAfterAStreakAndUsedWithoutTheWord) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  internal::SideLock& recv = view.header()->recv;
+  const uint32_t me = LeaseOfThisThread(q, view);
+  ASSERT_NE(me, 0u);
+  ASSERT_TRUE(BuildBias(q, "streak"));
+  EXPECT_EQ(send.lock.biased_to(), me);
+  EXPECT_EQ(recv.lock.biased_to(), me);
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(me));
+  EXPECT_EQ(RawView::lock_word(recv).load(), internal::BiasedTo(me));
+  EXPECT_EQ(send.lock.holder(), 0u);
+
+  // Taken through the bias: FIFO as ever, the bias kept, no mark left.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.Send(absl::StrCat("b", i)).ok());
+  ExpectExactly(q, {"b0", "b1", "b2", "b3", "b4"});
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(me));
+  EXPECT_EQ(Inside(view, me, internal::kSendLock), 0u);
+  EXPECT_EQ(Inside(view, me, internal::kReceiveLock), 0u);
+
+  // Held through the bias: the mark says so, the word does not change, and
+  // the thread cannot take the lock again.
+  {
+    absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Inside(view, me, internal::kSendLock), 1u);
+    EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(me));
+    EXPECT_EQ(q.Reserve(kBound).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(q.Send("twice").code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(q.TrySend("twice").code(),
+              absl::StatusCode::kFailedPrecondition);
+    std::memcpy(r->buffer().data(), "reserved", 8);
+    ASSERT_TRUE(r->Commit(8).ok());
+  }
+  EXPECT_EQ(Inside(view, me, internal::kSendLock), 0u);
+  {
+    absl::StatusOr<Queue::Peeked> p = q.Peek(kBound);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(Inside(view, me, internal::kReceiveLock), 1u);
+    std::string out;
+    EXPECT_EQ(q.Receive(&out).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(std::string(p->data().data(), p->data().size()), "reserved");
+    ASSERT_TRUE(p->Release().ok());
+  }
+  EXPECT_EQ(Inside(view, me, internal::kReceiveLock), 0u);
+  ExpectExactly(q, {});
+}
+
+TEST(BiasTest, AnotherThreadRevokesTheBiasAndTheHolderTakesTheWordAgain) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  const uint32_t a = LeaseOfThisThread(q, view);
+  ASSERT_TRUE(BuildBias(q, "a"));
+  ASSERT_EQ(send.lock.biased_to(), a);
+
+  uint32_t b = 0;
+  absl::Status sent;
+  std::thread other([&] {
+    absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
+    if (!r.ok()) {
+      sent = r.status();
+      return;
+    }
+    b = send.lock.holder();  // the word names B, the bias is gone
+    std::memcpy(r->buffer().data(), "b", 1);
+    sent = r->Commit(1);
+  });
+  other.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_NE(b, 0u);
+  EXPECT_NE(b, a);
+  EXPECT_EQ(Inside(view, a, internal::kSendLock), 0u);
+  EXPECT_EQ(send.lock.biased_to(), 0u);
+
+  // A takes it the ordinary way now (its streak begins again).
+  ASSERT_TRUE(q.Send("a-again").ok());
+  EXPECT_EQ(RawView::lock_word(send).load(), 0u);
+  ExpectExactly(q, {"b", "a-again"});
+}
+
+TEST(BiasTest, AnotherProcessRevokesTheBias) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  const uint32_t a = LeaseOfThisThread(q, view);
+  ASSERT_TRUE(BuildBias(q, "a"));
+  ASSERT_EQ(view.header()->send.lock.biased_to(), a);
+  ASSERT_EQ(view.header()->recv.lock.biased_to(), a);
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (!mine.ok()) return 1;
+    if (!mine->SendFor("child", kBound).ok()) return 2;
+    // And the receive side's bias too: this one is taken back later.
+    std::string out;
+    if (!mine->ReceiveFor(&out, kBound).ok() || out != "child") return 3;
+    return mine->SendFor("child2", kBound).ok() ? 0 : 4;
+  });
+  const int status = testing::WaitChild(child, kBound);
+  ASSERT_TRUE(testing::ExitedCleanly(status)) << status;
+  EXPECT_EQ(view.header()->send.lock.biased_to(), 0u);
+  EXPECT_EQ(view.header()->recv.lock.biased_to(), 0u);
+  ASSERT_TRUE(q.Send("a-again").ok());
+  ExpectExactly(q, {"child2", "a-again"});
+}
+
+// A revoker finds the biased holder inside (a Reserve): it waits, and gives
+// up with the lock's Unavailable after its timeout, handing the bias back;
+// once the holder commits, the next revoker gets in.
+TEST(BiasTest, RevokerWaitsWhileTheBiasedHolderIsInside) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  const uint32_t a = LeaseOfThisThread(q, view);
+  ASSERT_TRUE(BuildBias(q, "a"));
+  absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(Inside(view, a, internal::kSendLock), 1u);
+
+  absl::Status gave_up;
+  std::thread([&] { gave_up = q.SendFor("late", absl::Milliseconds(100)); })
+      .join();
+  EXPECT_EQ(gave_up.code(), absl::StatusCode::kUnavailable) << gave_up;
+  // Handed back: still A's, A still inside.
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(a));
+  EXPECT_EQ(Inside(view, a, internal::kSendLock), 1u);
+
+  absl::Status sent;
+  std::thread waiter([&] { sent = q.SendFor("b", kBound); });
+  const bool revoking = AwaitWord(send, LockWord::kRevoking, kBound);
+  EXPECT_TRUE(revoking) << "the waiter never began the revocation";
+  if (revoking) {
+    EXPECT_EQ(Word(send).lease, a);
+    EXPECT_NE(Word(send).revoker, a);
+  }
+  std::memcpy(r->buffer().data(), "a", 1);
+  ASSERT_TRUE(r->Commit(1).ok());
+  waiter.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_EQ(Inside(view, a, internal::kSendLock), 0u);
+  ExpectExactly(q, {"a", "b"});
+}
+
+// ---- Deaths in the handshake (crash-point hooks in forked children). ----
+
+int g_notify_fd = -1;
+CrashSite g_stop_at;
+
+// Tells the parent where it is and waits there to be SIGKILLed.
+void StopHere(CrashSite site) {
+  if (site != g_stop_at) return;
+  char byte = 's';
+  (void)!write(g_notify_fd, &byte, 1);
+  for (;;) pause();
+}
+
+void StopAt(CrashSite site, testing::Signal& signal) {
+  g_notify_fd = signal.WriteFd();
+  g_stop_at = site;
+  internal::SetCrashHook(StopHere);
+}
+
+void Kill(pid_t child) {
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+// Exit code of a child that found itself not registered for membarrier.
+constexpr int kChildUnbiased = 7;
+
+// The biased holder dies with its mark set, before it checked the word: a
+// revoker waits for the mark, probes the holder, repairs (a death counted)
+// and takes the lock at once.
+TEST(BiasTest, BiasedHolderKilledBeforeItsCheckIsRepairedByTheRevoker) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  testing::Signal stopped;
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
+    if (!mine.ok() || !BuildBias(*mine, "c")) return 1;
+    if (!mine->Send("kept1").ok() || !mine->Send("kept2").ok()) return 2;
+    StopAt(CrashSite::kBiasedBusy, stopped);
+    (void)mine->Send("doomed");
+    return 3;
+  });
+  stopped.CloseWriteEnd();
+  if (stopped.WaitFor(kBound) != 's') {
+    const int status = testing::WaitChild(child, kBound);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
+      GTEST_SKIP() << "the child: " << kNoBias;
+    }
+    FAIL() << "the child never stopped at kBiasedBusy: " << status;
+  }
+  const uint32_t x = send.lock.biased_to();
+  ASSERT_NE(x, 0u);
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(x));
+  EXPECT_EQ(Inside(view, x, internal::kSendLock), 1u);
+  Kill(child);
+
+  const absl::Time killed = absl::Now();
+  absl::Status sent = q.SendFor("after", kBound);
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_LT(absl::Now() - killed, kRecovered);
+  EXPECT_EQ(Inside(view, x, internal::kSendLock), 0u);
+  EXPECT_EQ(send.lock.biased_to(), 0u);
+  const Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.discarded_partial_sends, 0u);
+  ExpectExactly(q, {"kept1", "kept2", "after"});
+}
+
+// A revoker dies having marked the word Revoking(r, x), before its fence:
+// the next waiter probes r, whose repair hands the bias back to x, and then
+// revokes it itself. x lives on and takes the lock again afterwards.
+TEST(BiasTest, RevokerKilledBeforeItsFenceLeavesTheLockToAThirdParty) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  const uint32_t x = LeaseOfThisThread(q, view);
+  ASSERT_TRUE(BuildBias(q, "x"));
+  ASSERT_EQ(send.lock.biased_to(), x);
+  testing::Signal stopped;
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
+    if (!mine.ok()) return 1;
+    StopAt(CrashSite::kRevokingBias, stopped);
+    (void)mine->Send("doomed");
+    return 3;
+  });
+  stopped.CloseWriteEnd();
+  if (stopped.WaitFor(kBound) != 's') {
+    const int status = testing::WaitChild(child, kBound);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
+      GTEST_SKIP() << "the child: " << kNoBias;
+    }
+    FAIL() << "the child never stopped at kRevokingBias: " << status;
+  }
+  const LockWord w = Word(send);
+  ASSERT_EQ(w.kind, LockWord::kRevoking);
+  EXPECT_EQ(w.lease, x);
+  const uint32_t r = w.revoker;
+  EXPECT_NE(r, x);
+  Kill(child);
+
+  absl::Status sent;
+  absl::Duration took;
+  uint32_t third = 0;
+  std::thread([&] {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<Queue::Reservation> res = q.Reserve(kBound);
+    took = absl::Now() - start;
+    if (!res.ok()) {
+      sent = res.status();
+      return;
+    }
+    third = send.lock.holder();
+    std::memcpy(res->buffer().data(), "third", 5);
+    sent = res->Commit(5);
+  }).join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_LT(took, kRecovered);
+  EXPECT_NE(third, 0u);
+  EXPECT_NE(third, x);
+  EXPECT_NE(third, r);
+  // The revoker held nothing: no repair counted.
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+
+  ASSERT_TRUE(q.SendFor("x-again", kBound).ok());
+  ExpectExactly(q, {"third", "x-again"});
+}
+
+// As above, but the one that comes next is x itself: the bias is handed
+// back to it and it takes the lock through it.
+TEST(BiasTest, RevokerKilledBeforeItsFenceHandsTheBiasBackToItsHolder) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  const uint32_t x = LeaseOfThisThread(q, view);
+  ASSERT_TRUE(BuildBias(q, "x"));
+  testing::Signal stopped;
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
+    if (!mine.ok()) return 1;
+    StopAt(CrashSite::kRevokingBias, stopped);
+    (void)mine->Send("doomed");
+    return 3;
+  });
+  stopped.CloseWriteEnd();
+  if (stopped.WaitFor(kBound) != 's') {
+    const int status = testing::WaitChild(child, kBound);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
+      GTEST_SKIP() << "the child: " << kNoBias;
+    }
+    FAIL() << "the child never stopped at kRevokingBias: " << status;
+  }
+  ASSERT_EQ(Word(send).kind, LockWord::kRevoking);
+  Kill(child);
+
+  const absl::Time killed = absl::Now();
+  absl::StatusOr<Queue::Reservation> res = q.Reserve(kBound);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_LT(absl::Now() - killed, kRecovered);
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(x));
+  EXPECT_EQ(Inside(view, x, internal::kSendLock), 1u);
+  std::memcpy(res->buffer().data(), "x", 1);
+  ASSERT_TRUE(res->Commit(1).ok());
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+  ExpectExactly(q, {"x"});
+}
+
+// The biased holder clears its mark on release, then wakes the sleepers: a
+// holder killed between the two leaves a revoker asleep that nothing wakes
+// but the end of its sleep slice, after which it takes the lock.
+TEST(BiasTest, BiasedHolderKilledBetweenReleaseAndWakeDelaysTheRevokerOneSlice) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  testing::Signal reserved;
+  testing::Signal go;
+  testing::Signal stopped;
+  pid_t child = testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
+    if (!mine.ok() || !BuildBias(*mine, "c")) return 1;
+    absl::StatusOr<Queue::Reservation> r = mine->Reserve(kBound);
+    if (!r.ok()) return 2;
+    reserved.Notify('r');
+    if (go.WaitFor(kBound) == 0) return 3;
+    StopAt(CrashSite::kUnlockedNotWoken, stopped);
+    std::memcpy(r->buffer().data(), "reserved", 8);
+    (void)r->Commit(8);
+    return 4;
+  });
+  reserved.CloseWriteEnd();
+  stopped.CloseWriteEnd();
+  const char got = reserved.WaitFor(kBound);
+  if (got != 'r') {
+    const int status = testing::WaitChild(child, kBound);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
+      GTEST_SKIP() << "the child: " << kNoBias;
+    }
+    FAIL() << "the child never reserved: " << status;
+  }
+  const uint32_t x = send.lock.biased_to();
+  ASSERT_NE(x, 0u) << "the child's reservation is not held through a bias";
+  ASSERT_EQ(Inside(view, x, internal::kSendLock), 1u);
+
+  absl::Status sent;
+  std::thread waiter([&] { sent = q.SendFor("waiter", kBound); });
+  ASSERT_TRUE(AwaitSleeperOnLock(send, kBound))
+      << "the revoker never slept on the lock";
+  EXPECT_EQ(Word(send).kind, LockWord::kRevoking);
+  go.Notify();
+  ASSERT_EQ(stopped.WaitFor(kBound), 's');
+  EXPECT_EQ(Inside(view, x, internal::kSendLock), 0u);
+  Kill(child);
+  const absl::Time killed = absl::Now();
+  waiter.join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_LT(absl::Now() - killed, kRecovered);
+  // Committed before the release; nothing to repair.
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+  ExpectExactly(q, {"reserved", "waiter"});
+}
+
+}  // namespace
+}  // namespace ringbuf
