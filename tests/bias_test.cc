@@ -9,12 +9,16 @@
 //     (kBiasedBusy, kRevokingBias, kUnlockedNotWoken) delays the others at
 //     most until their probe or the end of a sleep slice.
 // White-box: the lock word and the inside marks are read from the mapping.
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -501,6 +505,81 @@ TEST(BiasTest, BiasedHolderKilledBetweenReleaseAndWakeDelaysTheRevokerOneSlice) 
   // Committed before the release; nothing to repair.
   EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
   ExpectExactly(q, {"reserved", "waiter"});
+}
+
+
+// ---- Biases changing hands under load. ----
+
+// Producer processes send numbered messages in bursts long enough to earn
+// the bias, so it keeps passing from one to another, each pass a
+// revocation racing the holder's next message; one consumer (this process)
+// checks every producer's messages arrive exactly once and in order. A
+// revocation that let two producers in at once would show as a message
+// overwritten (lost) or published twice.
+TEST(BiasTest, BiasesChangingHandsLoseAndDuplicateNothing) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 1024, /*slot_size=*/32);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  constexpr int kProducers = 3;
+  constexpr int kPerProducer = 100000;
+  constexpr int kBurst = 4 * static_cast<int>(kBiasAfter);
+  // Per producer, how often it saw the send bias its own and then lost it
+  // (a revocation of its bias), in memory its children share.
+  void* shared = mmap(nullptr, sizeof(std::atomic<uint64_t>) * kProducers,
+                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                      0);
+  ASSERT_NE(shared, MAP_FAILED);
+  auto* revoked = new (shared) std::atomic<uint64_t>[kProducers]();
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProducers; ++p) {
+    children.push_back(testing::ForkChild([&, p] {
+      absl::StatusOr<Queue> mine = Queue::Open(name);
+      if (!mine.ok()) return 1;
+      RawView view(name);
+      const internal::LeasedLock& lock = view.header()->send.lock;
+      uint32_t me = 0;
+      {
+        absl::StatusOr<Queue::Reservation> r = mine->Reserve(kBound);
+        if (!r.ok()) return 2;
+        me = lock.holder();  // taken through the word: names our lease
+      }
+      bool had = false;
+      for (int i = 0; i < kPerProducer; ++i) {
+        if (!mine->SendFor(absl::StrCat(p, ":", i), kBound).ok()) return 3;
+        const bool has = lock.biased_to() == me;
+        if (had && !has) revoked[p].fetch_add(1, std::memory_order_relaxed);
+        had = has;
+        // Let the others have the lock now and then: the bias moves.
+        if (i % kBurst == kBurst - 1) sched_yield();
+      }
+      return 0;
+    }));
+  }
+  int next[kProducers] = {};
+  const absl::Time end = absl::Now() + absl::Seconds(60);
+  std::string out;
+  for (int got = 0; got < kProducers * kPerProducer; ++got) {
+    absl::Status s = q.ReceiveFor(&out, end - absl::Now());
+    ASSERT_TRUE(s.ok()) << s << " after " << got << " messages";
+    int p = -1, i = -1;
+    ASSERT_EQ(sscanf(out.c_str(), "%d:%d", &p, &i), 2) << out;
+    ASSERT_TRUE(p >= 0 && p < kProducers) << out;
+    ASSERT_EQ(i, next[p]) << "producer " << p << " out of order or lost";
+    ++next[p];
+  }
+  uint64_t revocations = 0;
+  for (int p = 0; p < kProducers; ++p) {
+    const int status = testing::WaitChild(children[p], absl::Seconds(10));
+    EXPECT_TRUE(testing::ExitedCleanly(status)) << status;
+    revocations += revoked[p].load();
+  }
+  munmap(shared, sizeof(std::atomic<uint64_t>) * kProducers);
+  EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable)
+      << "an extra message: " << out;
+  EXPECT_EQ(q.GetStats().send_lock_owner_deaths, 0u);
+  RecordProperty("send_bias_revocations_seen", static_cast<int>(revocations));
+  EXPECT_GE(revocations, 1u) << "no producer ever lost its bias: the test "
+                                "did not exercise revocation";
 }
 
 }  // namespace
