@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <string>
 #include <thread>
@@ -300,6 +301,42 @@ void Kill(pid_t child) {
 // Exit code of a child that found itself not registered for membarrier.
 constexpr int kChildUnbiased = 7;
 
+// Forks a child that opens `name` and exits with what `body` returns for
+// its handle (kChildUnbiased if its process cannot be biased).
+pid_t ForkQueueChild(const std::string& name,
+                     const std::function<int(Queue&)>& body) {
+  return testing::ForkChild([&] {
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (!mine.ok()) return 1;
+    if (!internal::LightPostsEnabled()) return kChildUnbiased;
+    return body(*mine);
+  });
+}
+
+// Waits for `child` to write `byte` to `signal` (its write end closed here
+// first). "" once it did; else reaps the child and says why not (kNoBias
+// if the child could not be biased).
+std::string AwaitChild(pid_t child, testing::Signal& signal, char byte) {
+  signal.CloseWriteEnd();
+  if (signal.WaitFor(kBound) == byte) return "";
+  const int status = testing::WaitChild(child, kBound);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
+    return kNoBias;
+  }
+  return absl::StrCat("the child never got there (wait status ", status, ")");
+}
+
+// A child that revokes the send bias and stops at kRevokingBias, the word
+// marked Revoking, its fence not yet made.
+pid_t ForkRevokerStoppedBeforeItsFence(const std::string& name,
+                                        testing::Signal& stopped) {
+  return ForkQueueChild(name, [&](Queue& mine) {
+    StopAt(CrashSite::kRevokingBias, stopped);
+    (void)mine.Send("doomed");
+    return 3;
+  });
+}
+
 // The biased holder dies with its mark set, before it checked the word: a
 // revoker waits for the mark, probes the holder, repairs (a death counted)
 // and takes the lock at once.
@@ -310,23 +347,16 @@ TEST(BiasTest, BiasedHolderKilledBeforeItsCheckIsRepairedByTheRevoker) {
   RawView view(name);
   internal::SideLock& send = view.header()->send;
   testing::Signal stopped;
-  pid_t child = testing::ForkChild([&] {
-    absl::StatusOr<Queue> mine = Queue::Open(name);
-    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
-    if (!mine.ok() || !BuildBias(*mine, "c")) return 1;
-    if (!mine->Send("kept1").ok() || !mine->Send("kept2").ok()) return 2;
+  pid_t child = ForkQueueChild(name, [&](Queue& mine) {
+    if (!BuildBias(mine, "c")) return 2;
+    if (!mine.Send("kept1").ok() || !mine.Send("kept2").ok()) return 2;
     StopAt(CrashSite::kBiasedBusy, stopped);
-    (void)mine->Send("doomed");
+    (void)mine.Send("doomed");
     return 3;
   });
-  stopped.CloseWriteEnd();
-  if (stopped.WaitFor(kBound) != 's') {
-    const int status = testing::WaitChild(child, kBound);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
-      GTEST_SKIP() << "the child: " << kNoBias;
-    }
-    FAIL() << "the child never stopped at kBiasedBusy: " << status;
-  }
+  const std::string why = AwaitChild(child, stopped, 's');
+  if (why == kNoBias) GTEST_SKIP() << "the child: " << why;
+  ASSERT_EQ(why, "") << "stopping at kBiasedBusy";
   const uint32_t x = send.lock.biased_to();
   ASSERT_NE(x, 0u);
   EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(x));
@@ -358,22 +388,10 @@ TEST(BiasTest, RevokerKilledBeforeItsFenceLeavesTheLockToAThirdParty) {
   ASSERT_TRUE(BuildBias(q, "x"));
   ASSERT_EQ(send.lock.biased_to(), x);
   testing::Signal stopped;
-  pid_t child = testing::ForkChild([&] {
-    absl::StatusOr<Queue> mine = Queue::Open(name);
-    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
-    if (!mine.ok()) return 1;
-    StopAt(CrashSite::kRevokingBias, stopped);
-    (void)mine->Send("doomed");
-    return 3;
-  });
-  stopped.CloseWriteEnd();
-  if (stopped.WaitFor(kBound) != 's') {
-    const int status = testing::WaitChild(child, kBound);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
-      GTEST_SKIP() << "the child: " << kNoBias;
-    }
-    FAIL() << "the child never stopped at kRevokingBias: " << status;
-  }
+  pid_t child = ForkRevokerStoppedBeforeItsFence(name, stopped);
+  const std::string why = AwaitChild(child, stopped, 's');
+  if (why == kNoBias) GTEST_SKIP() << "the child: " << why;
+  ASSERT_EQ(why, "") << "stopping at kRevokingBias";
   const LockWord w = Word(send);
   ASSERT_EQ(w.kind, LockWord::kRevoking);
   EXPECT_EQ(w.lease, x);
@@ -419,22 +437,10 @@ TEST(BiasTest, RevokerKilledBeforeItsFenceHandsTheBiasBackToItsHolder) {
   const uint32_t x = LeaseOfThisThread(q, view);
   ASSERT_TRUE(BuildBias(q, "x"));
   testing::Signal stopped;
-  pid_t child = testing::ForkChild([&] {
-    absl::StatusOr<Queue> mine = Queue::Open(name);
-    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
-    if (!mine.ok()) return 1;
-    StopAt(CrashSite::kRevokingBias, stopped);
-    (void)mine->Send("doomed");
-    return 3;
-  });
-  stopped.CloseWriteEnd();
-  if (stopped.WaitFor(kBound) != 's') {
-    const int status = testing::WaitChild(child, kBound);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
-      GTEST_SKIP() << "the child: " << kNoBias;
-    }
-    FAIL() << "the child never stopped at kRevokingBias: " << status;
-  }
+  pid_t child = ForkRevokerStoppedBeforeItsFence(name, stopped);
+  const std::string why = AwaitChild(child, stopped, 's');
+  if (why == kNoBias) GTEST_SKIP() << "the child: " << why;
+  ASSERT_EQ(why, "") << "stopping at kRevokingBias";
   ASSERT_EQ(Word(send).kind, LockWord::kRevoking);
   Kill(child);
 
@@ -462,11 +468,9 @@ TEST(BiasTest, BiasedHolderKilledBetweenReleaseAndWakeDelaysTheRevokerOneSlice) 
   testing::Signal reserved;
   testing::Signal go;
   testing::Signal stopped;
-  pid_t child = testing::ForkChild([&] {
-    absl::StatusOr<Queue> mine = Queue::Open(name);
-    if (mine.ok() && !internal::LightPostsEnabled()) return kChildUnbiased;
-    if (!mine.ok() || !BuildBias(*mine, "c")) return 1;
-    absl::StatusOr<Queue::Reservation> r = mine->Reserve(kBound);
+  pid_t child = ForkQueueChild(name, [&](Queue& mine) {
+    if (!BuildBias(mine, "c")) return 2;
+    absl::StatusOr<Queue::Reservation> r = mine.Reserve(kBound);
     if (!r.ok()) return 2;
     reserved.Notify('r');
     if (go.WaitFor(kBound) == 0) return 3;
@@ -475,16 +479,10 @@ TEST(BiasTest, BiasedHolderKilledBetweenReleaseAndWakeDelaysTheRevokerOneSlice) 
     (void)r->Commit(8);
     return 4;
   });
-  reserved.CloseWriteEnd();
   stopped.CloseWriteEnd();
-  const char got = reserved.WaitFor(kBound);
-  if (got != 'r') {
-    const int status = testing::WaitChild(child, kBound);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == kChildUnbiased) {
-      GTEST_SKIP() << "the child: " << kNoBias;
-    }
-    FAIL() << "the child never reserved: " << status;
-  }
+  const std::string why = AwaitChild(child, reserved, 'r');
+  if (why == kNoBias) GTEST_SKIP() << "the child: " << why;
+  ASSERT_EQ(why, "") << "reserving through its bias";
   const uint32_t x = send.lock.biased_to();
   ASSERT_NE(x, 0u) << "the child's reservation is not held through a bias";
   ASSERT_EQ(Inside(view, x, internal::kSendLock), 1u);
