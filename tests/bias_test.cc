@@ -375,6 +375,44 @@ TEST(BiasTest, BiasedHolderKilledBeforeItsCheckIsRepairedByTheRevoker) {
   ExpectExactly(q, {"kept1", "kept2", "after"});
 }
 
+// The same on the receive side: the consumer dies marked inside, having
+// taken nothing; the next receiver repairs and gets every message.
+TEST(BiasTest, BiasedConsumerKilledBeforeItsCheckLosesNoMessage) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 8, /*slot_size=*/64);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& recv = view.header()->recv;
+  testing::Signal stopped;
+  pid_t child = ForkQueueChild(name, [&](Queue& mine) {
+    if (!BuildBias(mine, "c")) return 2;
+    if (!mine.Send("kept1").ok() || !mine.Send("kept2").ok()) return 2;
+    StopAt(CrashSite::kBiasedBusy, stopped);
+    std::string out;
+    (void)mine.Receive(&out);
+    return 3;
+  });
+  const std::string why = AwaitChild(child, stopped, 's');
+  if (why == kNoBias) GTEST_SKIP() << "the child: " << why;
+  ASSERT_EQ(why, "") << "stopping at kBiasedBusy";
+  const uint32_t x = recv.lock.biased_to();
+  ASSERT_NE(x, 0u);
+  EXPECT_EQ(Inside(view, x, internal::kReceiveLock), 1u);
+  Kill(child);
+
+  const absl::Time killed = absl::Now();
+  std::string out;
+  absl::Status got = q.ReceiveFor(&out, kBound);
+  ASSERT_TRUE(got.ok()) << got;
+  EXPECT_LT(absl::Now() - killed, kRecovered);
+  EXPECT_EQ(out, "kept1");
+  EXPECT_EQ(Inside(view, x, internal::kReceiveLock), 0u);
+  const Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers, 0u);
+  ExpectExactly(q, {"kept2"});
+}
+
 // A revoker dies having marked the word Revoking(r, x), before its fence:
 // the next waiter probes r, whose repair hands the bias back to x, and then
 // revokes it itself. x lives on and takes the lock again afterwards.
