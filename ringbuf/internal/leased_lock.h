@@ -175,7 +175,7 @@ class LeasedLock {
   // kBiasAfter holds in a row, biases it toward the holder) and wakes one.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Unlock(InsideMarks marks) {
     const uint32_t seen = word_.load(std::memory_order_relaxed);
-    if (seen == 0 || seen > kLeases) {  // BiasedTo(us) or Revoking(r, us)
+    if (seen > kLeases) {  // BiasedTo(us) or Revoking(r, us)
       const uint32_t us = seen & 0xffff;  // both forms end with our id
       if (us - 1 < kLeases) StoreBeforeWake<uint32_t>(marks.of(us), 0);
       RINGBUF_CRASH_POINT(kUnlockedNotWoken);
