@@ -1037,6 +1037,70 @@ TEST_F(SideLockWordTest, BiasTowardThisThreadsOwnLease) {
   EXPECT_EQ(q.GetStats().depth, 3u);
 }
 
+// The bias forms with a lease out of range, or both tag bits: DataLoss at
+// once, naming the queue and the lock, as any word the protocol never
+// writes; nothing is counted as a death.
+TEST_F(SideLockWordTest, BiasFormsNamingNoLeaseAreDataLoss) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const std::string name = name_.get();
+  const uint32_t x = own_ % kLeases + 1;
+  const size_t send = kSideLockOffsets[0], recv = kSideLockOffsets[1];
+  for (const uint32_t word :
+       {internal::BiasedTo(0), internal::BiasedTo(kLeases + 1),
+        internal::BiasedTo(0xffff), internal::Revoking(0, x),
+        internal::Revoking(x, 0), internal::Revoking(kLeases + 1, x),
+        internal::Revoking(x, kLeases + 1), internal::kBiasedTag |
+                                                internal::kRevokingTag | x,
+        internal::BiasedTo(x) | 1u << 16}) {
+    SCOPED_TRACE(absl::StrCat("word ", absl::Hex(word)));
+    view.Store32(send, word);
+    absl::Time start = absl::Now();
+    absl::Status s = q.SendFor("lost", 3 * kSlack);
+    EXPECT_LT(absl::Now() - start, kSlack);
+    EXPECT_EQ(s.code(), Code::kDataLoss) << s;
+    EXPECT_NE(s.message().find(name), std::string::npos) << s;
+    EXPECT_NE(s.message().find("the send lock is corrupt"), std::string::npos)
+        << s;
+    EXPECT_EQ(view.Load32(send), word);
+    view.Store32(send, 0);
+
+    view.Store32(recv, word);
+    std::string out;
+    start = absl::Now();
+    s = q.ReceiveFor(&out, 3 * kSlack);
+    EXPECT_LT(absl::Now() - start, kSlack);
+    EXPECT_EQ(s.code(), Code::kDataLoss) << s;
+    EXPECT_NE(s.message().find("the receive lock is corrupt"),
+              std::string::npos)
+        << s;
+    view.Store32(recv, 0);
+  }
+  const ringbuf::Stats st = q.GetStats();
+  EXPECT_EQ(st.depth, 1u);
+  EXPECT_EQ(st.send_lock_owner_deaths + st.receive_lock_owner_deaths, 0u);
+}
+
+// The streak (holds in a row, and whose) only decides when a bias is
+// given: any value in it leaves every call working.
+TEST_F(SideLockWordTest, AnyStreakLeavesTheLockWorking) {
+  Queue& q = q_;
+  RawView& view = view_;
+  const size_t streak = kSideLockOffsets[0] + 2 * sizeof(uint32_t);
+  for (const uint32_t value :
+       {0xffffffffu, 0xffffu << 16 | own_, 0xfffeu << 16 | own_, 0u}) {
+    view.Store32(streak, value);
+    EXPECT_TRUE(q.TrySend("m").ok());
+    std::string out;
+    ASSERT_TRUE(q.TryReceive(&out).ok());
+    EXPECT_EQ(out, "kept");
+    EXPECT_TRUE(q.TrySend("kept").ok());
+    ASSERT_TRUE(q.TryReceive(&out).ok());
+    EXPECT_EQ(out, "m");
+  }
+  EXPECT_EQ(q.GetStats().depth, 1u);
+}
+
 // A thread holds its lease while it uses a handle and gives it back when
 // the handle closes, in whatever order its handles close: each closed
 // handle's lease is free again at once. (A lease's bytes while its thread
