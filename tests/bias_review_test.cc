@@ -1,0 +1,165 @@
+// Review of the biased side locks (internal/leased_lock.h): what the
+// protocol promises beyond bias_test.cc's cases.
+//   * mutual exclusion holds while a bias keeps changing hands, at the
+//     lock itself, through millions of biased holds and revocations;
+//   * a waiter looks at each lease it comes to wait for before it sleeps:
+//     a dead revoker of a dead biased holder costs no sleep slice.
+// White-box: the lock is driven directly, or its words written raw.
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "ringbuf/internal/asymmetric_fence.h"
+#include "ringbuf/internal/deadline.h"
+#include "ringbuf/internal/layout.h"
+#include "ringbuf/internal/lease_table.h"
+#include "ringbuf/internal/leased_lock.h"
+#include "ringbuf/queue.h"
+#include "tests/test_util.h"
+
+namespace ringbuf {
+namespace {
+
+using internal::Deadline;
+using internal::InsideMarks;
+using internal::LeasedLock;
+using internal::LeaseTable;
+using testing::RawView;
+using testing::ScopedQueueName;
+
+constexpr absl::Duration kBound = absl::Seconds(20);
+
+// Two leases of `view`'s table that nobody holds (their threads gone, as
+// far as a prober can tell), or {0, 0}.
+std::pair<uint32_t, uint32_t> TwoFreeLeases(RawView& view) {
+  uint32_t found[2] = {0, 0};
+  int n = 0;
+  for (uint32_t id = 1; id <= internal::kLeases && n < 2; ++id) {
+    if (__atomic_load_n(&view.lease(id).__data.__lock, __ATOMIC_RELAXED) ==
+        0) {
+      found[n++] = id;
+    }
+  }
+  return {found[0], found[1]};
+}
+
+// A process killed while one of its threads was inside the receive lock
+// through its bias (x, marked inside) and another of its threads, or of
+// another killed process, was revoking that bias (Revoking(r, x)). The next
+// receiver probes r and hands the bias back to x, revokes it and then waits
+// for x: it must look at x's lease before it sleeps, as at any lease it
+// comes to wait for, and take the lock at once, not one sleep slice
+// (kLockSlice) later. A slice is a lower bound of each call without that
+// look (nothing wakes the sleeper); with it, no call of five should come
+// near half a slice, even on a loaded machine.
+TEST(BiasReviewTest, WaiterLooksAtEachLeaseItComesToWaitForBeforeSleeping) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  ASSERT_TRUE(q.TrySend("m").ok());  // this thread takes its lease
+  RawView view(name);
+  const auto [x, r] = TwoFreeLeases(view);
+  ASSERT_NE(r, 0u);
+  internal::SideLock& recv = view.header()->recv;
+  absl::Duration fastest = absl::InfiniteDuration();
+  for (int i = 0; i < 5; ++i) {
+    view.leases().inside(x, internal::kReceiveLock).store(1);
+    RawView::lock_word(recv).store(internal::Revoking(r, x));
+    std::string out;
+    const absl::Time start = absl::Now();
+    absl::Status s = q.ReceiveFor(&out, kBound);
+    fastest = std::min(fastest, absl::Now() - start);
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(out, "m");
+    EXPECT_EQ(view.leases().inside(x, internal::kReceiveLock).load(), 0u);
+    EXPECT_EQ(RawView::lock_word(recv).load(), 0u);
+    ASSERT_TRUE(q.TrySend("m").ok());
+  }
+  EXPECT_LT(fastest, internal::kLockSlice / 2);
+  // Each was a death inside the lock: repaired and counted.
+  EXPECT_EQ(q.GetStats().receive_lock_owner_deaths, 5u);
+}
+
+// ---- The lock alone, under churn. ----
+
+// A side lock and a lease table on the heap, driven directly by threads of
+// this process, each with a lease id of its own (their leases are never
+// taken: a probe says every holder lives).
+struct LockUnderTest {
+  LeasedLock lock{};
+  std::atomic<uint32_t> holder_cpu{0};
+  LeaseTable leases{};
+};
+
+// Threads take the lock in bursts of random length, most long enough to
+// earn the bias, some holding it a while, and yield between bursts, so that
+// the bias keeps passing from one to another: each pass a revocation racing
+// the holder's next biased take. Two threads inside at once would show in
+// `inside`. The test also proves it exercised both ways in.
+TEST(BiasReviewTest, OneThreadInsideAtATimeWhileTheBiasChangesHands) {
+  internal::RegisterLightPosts();
+  if (!internal::LightPostsEnabled()) {
+    GTEST_SKIP() << "the kernel does not register this process for "
+                    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+  }
+  auto t = std::make_unique<LockUnderTest>();
+  ASSERT_TRUE(t->leases.Init("bias_review").ok());
+  const InsideMarks marks{&t->leases, internal::kSendLock};
+  const std::atomic<bool> cancelled{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> inside{0};
+  std::atomic<long> overlaps{0}, errors{0}, biased{0}, by_word{0};
+  std::vector<std::thread> threads;
+  for (uint32_t id = 1; id <= 4; ++id) {
+    threads.emplace_back([&, id] {
+      std::mt19937 rng(id);
+      while (!stop.load(std::memory_order_relaxed)) {
+        const int burst = 1 + static_cast<int>(rng() % 200);
+        for (int i = 0; i < burst; ++i) {
+          if (!t->lock.TryLock(id, t->holder_cpu, marks)) {
+            absl::Status s = t->lock.Lock(
+                "bias_review", "send", id, Deadline::After(kBound), cancelled,
+                t->holder_cpu, marks,
+                [](uint32_t) -> absl::StatusOr<bool> { return false; });
+            if (!s.ok()) {
+              ++errors;
+              continue;
+            }
+          }
+          if (inside.fetch_add(1) != 0) ++overlaps;
+          if (t->lock.biased_to() == id) ++biased;
+          if (t->lock.holder() == id) ++by_word;
+          if (rng() % 64 == 0) {  // held a while: a revoker must wait
+            for (int k = 0; k < 500; ++k) internal::CpuRelax();
+          }
+          inside.fetch_sub(1);
+          t->lock.Unlock(marks);
+        }
+        if (rng() % 4 == 0) sched_yield();
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(2));
+  stop = true;
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(biased.load(), 0);
+  EXPECT_GT(by_word.load(), 0);
+  std::printf("%ld holds through a bias, %ld through the word\n",
+              biased.load(), by_word.load());
+}
+
+}  // namespace
+}  // namespace ringbuf
