@@ -189,8 +189,8 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
   absl::StatusOr<Step> step = TryStep(queue, side, me, marks, &probe);
   bool taken = step.ok() && (*step == Step::kTaken ||
                              SpinOrYield(queue, side, me, holder_cpu, marks));
-  // Then sleep on the sleepers word, looking at the lease we wait for
-  // before the first sleep and after each sleep that timed out
+  // Then sleep on the sleepers word, looking at each lease we wait for
+  // before the first sleep on it and after each sleep that timed out
   // (leased_lock.h).
   Sleepers sleepers(&sleepers_);
   bool woken = false;
@@ -203,6 +203,10 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     return status;
   };
   bool probe_due = true;
+  // The lease looked at last: one we come to wait for anew (a dead
+  // revoker's release leaves us waiting for the biased holder) is looked
+  // at before we sleep on it, as the first was.
+  uint32_t probed = 0;
   while (!taken) {
     bool fenced;
     const uint32_t expected = sleepers.Announce(&fenced);
@@ -210,10 +214,11 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     if (!step.ok()) return leave(step.status());
     if (*step == Step::kTaken) break;
     if (probe == 0) continue;
-    if (probe_due) {
+    if (probe_due || probe != probed) {
       absl::StatusOr<bool> gone = probe_holder(probe);
       if (!gone.ok()) return leave(gone.status());
       probe_due = false;
+      probed = probe;
       if (*gone) continue;  // its locks are free now: take this one
     }
     if (cancelled.load(std::memory_order_acquire)) {

@@ -51,8 +51,10 @@
 // whose repair hands the bias back to x, the state before it began.
 //
 // Recovery bound: the kernel wakes nobody sleeping on a side lock when its
-// holder dies, so a sleeper looks at the holder's lease before its first
-// sleep and after each sleep that ends without a wake-up. Sleeps last
+// holder dies, so a sleeper looks at the lease it waits for before its
+// first sleep on it (a revoker's release may leave it waiting for the
+// biased holder next: that one too) and after each sleep that ends without
+// a wake-up. Sleeps last
 // kLockSlice: a holder that dies while others sleep on its lock is noticed
 // within that. (Starting at 1 ms and doubling measured worse: with 64
 // producers on 2 CPUs, dozens of waiters of a busy send lock woke a
