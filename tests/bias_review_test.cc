@@ -91,6 +91,128 @@ TEST(BiasReviewTest, WaiterLooksAtEachLeaseItComesToWaitForBeforeSleeping) {
   EXPECT_EQ(q.GetStats().receive_lock_owner_deaths, 5u);
 }
 
+// Why a test needs a process the kernel registers for the asymmetric fence.
+constexpr char kNoBias[] =
+    "the kernel does not register this process for "
+    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+
+// Sends and receives one message at a time, one more than kBiasAfter times,
+// on this thread: both side locks end biased toward its lease.
+bool EarnBias(Queue& q) {
+  for (uint32_t i = 0; i <= internal::kBiasAfter; ++i) {
+    std::string out;
+    if (!q.Send("streak").ok() || !q.Receive(&out).ok()) return false;
+  }
+  return true;
+}
+
+// As lease_test's ThreadExitingWithAPeekLeavesTheMessageToTheNextReceiver,
+// with the Peek held through the thread's bias: the lock word never names
+// it, only its inside mark says it is in. The next receiver revokes the
+// bias, finds the mark, probes the lease (given back at thread exit),
+// repairs and counts, and gets the message the Peek had left in place.
+TEST(BiasReviewTest, ThreadExitingWithAPeekHeldThroughItsBias) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& recv = view.header()->recv;
+  alignas(Queue::Peeked) unsigned char orphan[sizeof(Queue::Peeked)];
+  absl::Status peeked;
+  uint32_t lease = 0;
+  std::thread([&] {
+    if (!EarnBias(q) || !q.Send("first").ok() || !q.Send("second").ok()) {
+      peeked = absl::InternalError("could not earn the bias");
+      return;
+    }
+    lease = recv.lock.biased_to();
+    absl::StatusOr<Queue::Peeked> p = q.Peek(kBound);
+    peeked = p.status();
+    if (p.ok()) new (orphan) Queue::Peeked(*std::move(p));
+  }).join();
+  ASSERT_TRUE(peeked.ok()) << peeked;
+  ASSERT_NE(lease, 0u);
+  ASSERT_EQ(RawView::lock_word(recv).load(), internal::BiasedTo(lease));
+  ASSERT_EQ(view.leases().inside(lease, internal::kReceiveLock).load(), 1u);
+  std::string out;
+  ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, "first");
+  EXPECT_EQ(view.leases().inside(lease, internal::kReceiveLock).load(), 0u);
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, 1u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers, 0u);
+  ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, "second");
+  EXPECT_EQ(q.TryReceive(&out).code(), absl::StatusCode::kUnavailable);
+}
+
+// A thread that exits with a bias and nothing held leaves the bias to a
+// lease nobody holds: the next thread revokes it without a repair (no death
+// counted), and a thread that takes that lease later does not inherit it.
+TEST(BiasReviewTest, ThreadExitingWithABiasAndNothingHeldCountsNoDeath) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  uint32_t lease = 0;
+  std::thread([&] {
+    if (EarnBias(q)) lease = send.lock.biased_to();
+  }).join();
+  ASSERT_NE(lease, 0u);
+  ASSERT_TRUE(q.Send("after").ok());
+  EXPECT_EQ(send.lock.biased_to(), 0u);
+  std::string out;
+  ASSERT_TRUE(q.Receive(&out).ok());
+  EXPECT_EQ(out, "after");
+  const Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths + st.receive_lock_owner_deaths, 0u);
+}
+
+// A queue of several priorities takes its side locks the same way: biased
+// toward a lone thread, revoked by another, and every message still comes
+// out highest priority first, oldest first within one.
+TEST(BiasReviewTest, PrioritiesQueueKeepsItsOrderAcrossARevocation) {
+  ScopedQueueName name;
+  Options o;
+  o.capacity = 8;
+  o.slot_size = 32;
+  o.priorities = 3;
+  absl::StatusOr<Queue> created = Queue::Create(name, o);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Queue& q = *created;
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  ASSERT_TRUE(EarnBias(q));
+  const uint32_t a = view.header()->send.lock.biased_to();
+  ASSERT_NE(a, 0u);
+  ASSERT_EQ(view.header()->recv.lock.biased_to(), a);
+  ASSERT_TRUE(q.Send("a-low", 0).ok());  // through the bias
+  absl::Status sent;
+  std::thread([&] {
+    sent = q.Send("b-high", 2);
+    if (sent.ok()) sent = q.Send("b-mid", 1);
+  }).join();
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_EQ(view.header()->send.lock.biased_to(), 0u);
+  ASSERT_TRUE(q.Send("a-high", 2).ok());
+  std::vector<std::pair<std::string, uint32_t>> got;
+  std::thread([&] {  // revokes the receive bias
+    std::string out;
+    uint32_t priority = 0;
+    if (q.TryReceive(&out, &priority).ok()) got.emplace_back(out, priority);
+  }).join();
+  for (;;) {
+    std::string out;
+    uint32_t priority = 0;
+    if (!q.TryReceive(&out, &priority).ok()) break;
+    got.emplace_back(out, priority);
+  }
+  const std::vector<std::pair<std::string, uint32_t>> want = {
+      {"b-high", 2}, {"a-high", 2}, {"b-mid", 1}, {"a-low", 0}};
+  EXPECT_EQ(got, want);
+}
+
 // ---- The lock alone, under churn. ----
 
 // A side lock and a lease table on the heap, driven directly by threads of
