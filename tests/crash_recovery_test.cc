@@ -27,6 +27,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "ringbuf/internal/asymmetric_fence.h"
 #include "ringbuf/internal/crash_point.h"
 #include "ringbuf/internal/layout.h"
 #include "ringbuf/internal/lease_table.h"
@@ -203,6 +204,124 @@ INSTANTIATE_TEST_SUITE_P(
         ReceiveCase{CrashSite::kReceiveLocked, false, true},
         ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
         // After advancing head, before returning.
+        ReceiveCase{CrashSite::kReceiveTaken, true, true},
+        ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
+    [](const ::testing::TestParamInfo<ReceiveCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+// ---- The same windows, the lock held through a bias (leased_lock.h). ----
+
+// A site no call reaches: the hook stays quiet while a child earns a bias.
+constexpr CrashSite kNowhere = static_cast<CrashSite>(-1);
+
+// As KillChildAt, but the child first earns the bias of both side locks
+// (kBiasAfter + 1 sends and receives in a row, the hook quiet meanwhile),
+// then runs `setup` through them, and only then `op`: killed at `site`, it
+// holds a lock (if it does) through its inside mark, never the word. False
+// if the child got no bias or never reached the site.
+bool KillBiasedChildAt(const std::string& name, CrashSite site,
+                       const std::function<void(Queue&)>& setup,
+                       const std::function<void(Queue&)>& op) {
+  return KillChildAt(name, site, [&](Queue& child) {
+    g_target = kNowhere;
+    for (uint32_t i = 0; i <= internal::kBiasAfter; ++i) {
+      std::string out;
+      if (!child.Send("streak").ok() || !child.Receive(&out).ok()) return;
+    }
+    setup(child);
+    testing::RawView view(name);
+    if (view.header()->send.lock.biased_to() == 0 ||
+        view.header()->recv.lock.biased_to() == 0) {
+      return;
+    }
+    g_target = site;
+    op(child);
+  });
+}
+
+class BiasedSendKilledTest : public ::testing::TestWithParam<SendCase> {};
+
+// As SendKilledTest, the dead producer holding the send lock through its
+// bias: the parent's send revokes it, finds the mark where the child died
+// inside, probes the dead lease and repairs exactly as for a word holder.
+TEST_P(BiasedSendKilledTest, QueueStaysConsistent) {
+  const SendCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  if (!internal::LightPostsEnabled()) {
+    GTEST_SKIP() << "this process is not registered for "
+                    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+  }
+  ASSERT_TRUE(KillBiasedChildAt(
+      name, c.site,
+      [](Queue& child) {
+        (void)child.Send(Msg(0));
+        (void)child.Send(Msg(1));
+      },
+      [](Queue& child) { (void)child.Send(Msg(2)); }));
+  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
+  std::vector<std::string> expected = {Msg(0), Msg(1)};
+  if (c.committed) expected.push_back(Msg(2));
+  expected.push_back(Msg(3));
+  ExpectDrainsToThenFullCapacity(q, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, BiasedSendKilledTest,
+    ::testing::Values(
+        SendCase{CrashSite::kSendBeforeLock, false, false, false},
+        SendCase{CrashSite::kSendLocked, false, true, false},
+        SendCase{CrashSite::kSendMidCopy, false, true, true},
+        SendCase{CrashSite::kSendPublished, true, true, false},
+        SendCase{CrashSite::kSendUnlocked, true, false, false}),
+    [](const ::testing::TestParamInfo<SendCase>& info) {
+      return std::to_string(static_cast<int>(info.param.site));
+    });
+
+class BiasedReceiveKilledTest
+    : public ::testing::TestWithParam<ReceiveCase> {};
+
+// As ReceiveKilledTest, the dead consumer holding the receive lock through
+// its bias.
+TEST_P(BiasedReceiveKilledTest, LosesAtMostTheMessageInFlight) {
+  const ReceiveCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  if (!internal::LightPostsEnabled()) {
+    GTEST_SKIP() << "this process is not registered for "
+                    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+  }
+  ASSERT_TRUE(KillBiasedChildAt(
+      name, c.site,
+      [](Queue& child) {
+        for (int i = 0; i < 3; ++i) (void)child.Send(Msg(i));
+      },
+      [](Queue& child) {
+        std::string out;
+        (void)child.Receive(&out);
+      }));
+  std::string out;
+  ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, c.taken ? Msg(1) : Msg(0));
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.receive_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.receives_lost_to_dead_consumers,
+            c.held_the_lock && c.taken ? 1u : 0u);
+  std::vector<std::string> rest;
+  for (int i = c.taken ? 2 : 1; i < 3; ++i) rest.push_back(Msg(i));
+  ExpectDrainsToThenFullCapacity(q, rest);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, BiasedReceiveKilledTest,
+    ::testing::Values(
+        ReceiveCase{CrashSite::kReceiveBeforeLock, false, false},
+        ReceiveCase{CrashSite::kReceiveLocked, false, true},
+        ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
         ReceiveCase{CrashSite::kReceiveTaken, true, true},
         ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
     [](const ::testing::TestParamInfo<ReceiveCase>& info) {
