@@ -1,7 +1,8 @@
 // Corrupting a live queue's shared memory never crashes or hangs a caller.
 //
 // Property: after random bytes of a live queue's header and slots are
-// damaged, or its side lock words or the robust mutexes of its lease table
+// damaged, or its side lock words (their bias forms and streaks too) or the
+// robust mutexes and inside marks of its lease table
 // (internal/leased_lock.h, lease_table.h) are scribbled on, every bounded
 // call —
 // TrySend, TryReceive, SendFor and ReceiveFor with small timeouts, GetStats,
@@ -89,6 +90,8 @@ constexpr uint32_t kLeases = internal::kLeases;
 // The sleepers word's may-sleep bit, and its offset from the lock word.
 constexpr uint32_t kMaySleep = internal::kSomeoneMaySleep;
 constexpr size_t kSleepersOffset = sizeof(uint32_t);
+// The streak the lock counts toward a bias, after the sleepers word.
+constexpr size_t kStreakOffset = 2 * sizeof(uint32_t);
 // The leases: one robust pthread mutex per cache line, the object's last
 // kLeaseTableBytes (LeaseOffset).
 constexpr size_t kMutexSize = sizeof(pthread_mutex_t);
@@ -112,6 +115,7 @@ constexpr uint32_t kOwnerInconsistent = 0x7fffffff;
 enum class Damage {
   kHeaderAndSlots,  // every byte but the side lock words and the leases
   kLockWords,       // the side lock words; the leases, all but __kind
+                    // (their inside marks too)
   kLeaseKind,       // the leases' __kind word
 };
 
@@ -525,7 +529,7 @@ uint32_t SomeLease(const RawView& view, std::mt19937_64& rng, uint32_t own) {
 // value (which can only make sleepers wake early or a releaser wake nobody).
 void DamageSideLock(RawView& view, std::mt19937_64& rng, uint32_t own) {
   const size_t at = kSideLockOffsets[rng() % 2];
-  switch (rng() % 5) {
+  switch (rng() % 7) {
     case 0:  // a lease out of range
       view.Store32(at, kLeases + 1 +
                            static_cast<uint32_t>(rng() % (~0u - kLeases)));
@@ -542,6 +546,17 @@ void DamageSideLock(RawView& view, std::mt19937_64& rng, uint32_t own) {
     case 4:  // a random high byte: a lease out of range
       view.StoreByte(at + 2 + rng() % 2, static_cast<uint8_t>(1 + rng() % 255));
       break;
+    case 5:  // biased toward another lease, most likely nobody's
+      view.Store32(at, internal::BiasedTo(SomeLease(view, rng, own)));
+      break;
+    case 6: {  // that bias being revoked by another lease
+      const uint32_t x = SomeLease(view, rng, own);
+      view.Store32(at, internal::Revoking(SomeLease(view, rng, own), x));
+      break;
+    }
+  }
+  if (rng() % 4 == 0) {  // the streak: only ever decides a bias
+    view.Store32(at + kStreakOffset, static_cast<uint32_t>(rng()));
   }
   switch (rng() % 3) {
     case 0:
@@ -563,7 +578,7 @@ void DamageSideLock(RawView& view, std::mt19937_64& rng, uint32_t own) {
 void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid,
                  uint32_t own) {
   const size_t m = view.lease(SomeLease(view, rng, own));
-  switch (rng() % 9) {
+  switch (rng() % 10) {
     case 0:  // random bytes, __kind excepted
       for (int i = 1 + static_cast<int>(rng() % 8); i > 0; --i) {
         size_t at = rng() % kMutexSize;
@@ -599,6 +614,12 @@ void DamageLease(RawView& view, std::mt19937_64& rng, pid_t dead_tid,
       for (size_t at = kKindWord + 4; at < kMutexSize; ++at) {
         view.StoreByte(m + at, static_cast<uint8_t>(rng()));
       }
+      break;
+    case 9:  // an inside mark (leased_lock.h): set, as a dead biased holder
+             // leaves it, or any value
+      view.Store32(m + offsetof(internal::Lease, inside) +
+                       (rng() % 2) * sizeof(uint32_t),
+                   rng() % 2 ? 1u : static_cast<uint32_t>(rng()));
       break;
   }
 }
