@@ -3,12 +3,17 @@
 //   * mutual exclusion holds while a bias keeps changing hands, at the
 //     lock itself, through millions of biased holds and revocations;
 //   * a waiter looks at each lease it comes to wait for before it sleeps:
-//     a dead revoker of a dead biased holder costs no sleep slice.
+//     a dead revoker of a dead biased holder costs no sleep slice;
+//   * a thread that exits inside through its bias is repaired as a dead
+//     holder, one that exits with a bare bias counts no death;
+//   * Shutdown ends a revoker's wait and hands the bias back; a queue of
+//     priorities keeps its order across revocations.
 // White-box: the lock is driven directly, or its words written raw.
 #include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -211,6 +216,72 @@ TEST(BiasReviewTest, PrioritiesQueueKeepsItsOrderAcrossARevocation) {
   const std::vector<std::pair<std::string, uint32_t>> want = {
       {"b-high", 2}, {"a-high", 2}, {"b-mid", 1}, {"a-low", 0}};
   EXPECT_EQ(got, want);
+}
+
+// Polls `done` until it holds, at most `timeout`.
+template <typename F>
+bool Await(F done, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  return true;
+}
+
+// Shutdown() ends a revoker's wait for a biased holder that is inside (a
+// Reserve of the same handle, on another thread): it returns Cancelled and
+// hands the bias back, the holder still inside; the holder's commit then
+// still publishes, and another handle takes the lock.
+TEST(BiasReviewTest, ShutdownEndsARevokersWaitAndHandsTheBiasBack) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  internal::SideLock& send = view.header()->send;
+  ASSERT_TRUE(EarnBias(q));
+  const uint32_t a = send.lock.biased_to();
+  ASSERT_NE(a, 0u);
+  absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(view.leases().inside(a, internal::kSendLock).load(), 1u);
+
+  absl::Status late;
+  absl::Time returned;
+  std::thread revoker([&] {
+    late = q.SendFor("late", kBound);
+    returned = absl::Now();
+  });
+  // The revoker marked the word and sleeps on the lock, waiting for a.
+  const bool asleep = Await(
+      [&] {
+        const internal::LockWord w =
+            internal::DecodeLockWord(RawView::lock_word(send).load());
+        return w.kind == internal::LockWord::kRevoking && w.lease == a &&
+               send.lock.waiter_may_sleep();
+      },
+      kBound);
+  const absl::Time shut = absl::Now();
+  q.Shutdown();
+  revoker.join();
+  ASSERT_TRUE(asleep) << "the revoker never waited asleep";
+  EXPECT_EQ(late.code(), absl::StatusCode::kCancelled) << late;
+  // Long before its own timeout.
+  EXPECT_LT(returned - shut, kBound / 2);
+  EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(a));
+  EXPECT_EQ(view.leases().inside(a, internal::kSendLock).load(), 1u);
+  std::memcpy(r->buffer().data(), "a", 1);
+  ASSERT_TRUE(r->Commit(1).ok());
+  EXPECT_EQ(view.leases().inside(a, internal::kSendLock).load(), 0u);
+
+  absl::StatusOr<Queue> other = Queue::Open(name);
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::string out;
+  ASSERT_TRUE(other->ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, "a");
+  ASSERT_TRUE(other->SendFor("b", kBound).ok());
+  ASSERT_TRUE(other->ReceiveFor(&out, kBound).ok());
+  EXPECT_EQ(out, "b");
 }
 
 // ---- The lock alone, under churn. ----
