@@ -7,15 +7,24 @@
 //   * a thread that exits inside through its bias is repaired as a dead
 //     holder, one that exits with a bare bias counts no death;
 //   * Shutdown ends a revoker's wait and hands the bias back; a queue of
-//     priorities keeps its order across revocations.
+//     priorities keeps its order across revocations; a process refused the
+//     fence still revokes.
 // White-box: the lock is driven directly, or its words written raw.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <cstddef>
 
 #include <algorithm>
 #include <cstring>
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -282,6 +291,53 @@ TEST(BiasReviewTest, ShutdownEndsARevokersWaitAndHandsTheBiasBack) {
   ASSERT_TRUE(other->SendFor("b", kBound).ok());
   ASSERT_TRUE(other->ReceiveFor(&out, kBound).ok());
   EXPECT_EQ(out, "b");
+}
+
+// Makes every membarrier(2) call of this process fail with EPERM from now
+// on (a seccomp filter, as a sandbox might install). False if it cannot.
+bool DenyMembarrier() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program = {static_cast<unsigned short>(std::size(filter)),
+                        filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// A process refused the fence (leased_lock.h: a revoker refused it waits
+// kUnfencedSleep for the holder's store to drain instead) still revokes
+// another process's bias, on both sides, and the holder takes the locks
+// back the ordinary way afterwards.
+TEST(BiasReviewTest, RevokerRefusedTheFenceStillRevokes) {
+  ScopedQueueName name;
+  Queue q = testing::CreateQueue(name, 4, 32);
+  if (!internal::LightPostsEnabled()) GTEST_SKIP() << kNoBias;
+  RawView view(name);
+  ASSERT_TRUE(EarnBias(q));
+  ASSERT_NE(view.header()->send.lock.biased_to(), 0u);
+  ASSERT_NE(view.header()->recv.lock.biased_to(), 0u);
+  const pid_t child = testing::ForkChild([&] {
+    if (!DenyMembarrier()) return 10;
+    if (internal::FenceAgainstLightPosts()) return 11;  // not refused
+    absl::StatusOr<Queue> mine = Queue::Open(name);
+    if (!mine.ok()) return 12;
+    if (!mine->SendFor("child", kBound).ok()) return 13;
+    std::string out;
+    if (!mine->ReceiveFor(&out, kBound).ok() || out != "child") return 14;
+    return 0;
+  });
+  const int status = testing::WaitChild(child, kBound);
+  ASSERT_TRUE(testing::ExitedCleanly(status)) << "wait status " << status;
+  EXPECT_EQ(view.header()->send.lock.biased_to(), 0u);
+  EXPECT_EQ(view.header()->recv.lock.biased_to(), 0u);
+  ASSERT_TRUE(q.Send("parent").ok());
+  std::string out;
+  ASSERT_TRUE(q.Receive(&out).ok());
+  EXPECT_EQ(out, "parent");
 }
 
 // ---- The lock alone, under churn. ----
