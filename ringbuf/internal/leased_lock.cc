@@ -203,10 +203,12 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     return status;
   };
   bool probe_due = true;
-  // The lease looked at last: one we come to wait for anew (a dead
-  // revoker's release leaves us waiting for the biased holder) is looked
-  // at before we sleep on it, as the first was.
-  uint32_t probed = 0;
+  // A lease we come to wait for anew (a dead revoker's release leaves us
+  // waiting for the biased holder, perhaps dead too) is looked at before
+  // we sleep, as the first was: up to two looks between sleeps, so that
+  // the deadline is still checked however the word changes.
+  uint32_t probed = 0;  // the lease looked at last
+  int looks = 0;        // since the last sleep
   while (!taken) {
     bool fenced;
     const uint32_t expected = sleepers.Announce(&fenced);
@@ -214,11 +216,12 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     if (!step.ok()) return leave(step.status());
     if (*step == Step::kTaken) break;
     if (probe == 0) continue;
-    if (probe_due || probe != probed) {
+    if (probe_due || (probe != probed && looks < 2)) {
       absl::StatusOr<bool> gone = probe_holder(probe);
       if (!gone.ok()) return leave(gone.status());
       probe_due = false;
       probed = probe;
+      ++looks;
       if (*gone) continue;  // its locks are free now: take this one
     }
     if (cancelled.load(std::memory_order_acquire)) {
@@ -233,6 +236,7 @@ absl::Status LeasedLock::Lock(absl::string_view queue, absl::string_view side,
     const int slept = sleepers.Sleep(expected, until);
     woken = woken || slept == 0;
     probe_due = slept == ETIMEDOUT;
+    looks = 0;
   }
   NoteHolderCpu(holder_cpu);
   return absl::OkStatus();
