@@ -33,11 +33,11 @@ enum class CrashSite {
   kAdoptingLease,       // lease held, the side locks it names not yet released
   kAdoptedLease,        // those locks repaired and released, lease not yet
                         // marked consistent
-  kUnlockedNotWoken,    // a side lock's word (or busy word) cleared, its
-                        // sleepers not yet woken (leased_lock.h)
+  kUnlockedNotWoken,    // a side lock's word (or its holder's inside mark)
+                        // cleared, its sleepers not yet woken (leased_lock.h)
   // A side lock biased toward one lease (leased_lock.h).
-  kBiasedBusy,          // the biased holder marked itself busy, not yet checked
-                        // that the bias is still its own
+  kBiasedBusy,          // the biased holder marked itself inside, not yet
+                        // checked that the bias is still its own
   kRevokingBias,        // a bias marked as being revoked, the fence not yet made
 };
 

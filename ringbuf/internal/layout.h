@@ -91,8 +91,8 @@ inline constexpr uint32_t kMagicReady = 0x52425546;  // "RBUF"
 //   4: the side locks became futex words naming a lease, and the mapping
 //      ends with the lease table (leased_lock.h, lease_table.h).
 //   5: a side lock may be biased toward one lease: its word gained the
-//      BiasedTo and Revoking forms, and the lock a busy word and a streak
-//      (leased_lock.h).
+//      BiasedTo and Revoking forms, the lock a streak, and each lease an
+//      inside mark per side lock (leased_lock.h, lease_table.h).
 // (The spin hints holder_cpu and poster_cpu live in words version 1 left
 // zeroed: 0 means "unknown", which old processes leave and new ones accept,
 // so they needed no bump of their own.)
