@@ -124,6 +124,40 @@ struct SendCase {
 
 class SendKilledTest : public ::testing::TestWithParam<SendCase> {};
 
+const SendCase kSendCases[] = {
+    // Window 2: between "there is an empty slot" and taking the mutex.
+    {CrashSite::kSendBeforeLock, false, false, false},
+    // Window 1: holding the mutex.
+    {CrashSite::kSendLocked, false, true, false},
+    // Window 3: mid-copy; the torn slot must never be delivered.
+    {CrashSite::kSendMidCopy, false, true, true},
+    // Window 2: published (tail moved), consumers not woken (the classic
+    // "before post(full)"); still holding the mutex.
+    {CrashSite::kSendPublished, true, true, false},
+    // After waking and unlocking, before returning.
+    {CrashSite::kSendUnlocked, true, false, false},
+};
+
+template <typename Case>
+std::string SiteName(const ::testing::TestParamInfo<Case>& info) {
+  return std::to_string(static_cast<int>(info.param.site));
+}
+
+// After a child queued Msg(0) and Msg(1) and was killed at c.site sending
+// Msg(2): the next send (ours) takes the lock, repairing it if the child
+// held it, and the queue holds the two, plus the third exactly when it had
+// been published, intact.
+void ExpectSendWindowRepaired(Queue& q, const SendCase& c) {
+  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
+  Stats st = q.GetStats();
+  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
+  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
+  std::vector<std::string> expected = {Msg(0), Msg(1)};
+  if (c.committed) expected.push_back(Msg(2));
+  expected.push_back(Msg(3));
+  ExpectDrainsToThenFullCapacity(q, expected);
+}
+
 // Two messages are queued, then a child's send of a third is killed at the
 // site. The queue holds the two, plus the third exactly when it had been
 // published, intact.
@@ -136,34 +170,12 @@ TEST_P(SendKilledTest, QueueStaysConsistent) {
   ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
     (void)child.Send(Msg(2));
   }));
-  // The next send (parent) takes the lock and repairs it if it was held.
-  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
-  Stats st = q.GetStats();
-  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
-  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
-  std::vector<std::string> expected = {Msg(0), Msg(1)};
-  if (c.committed) expected.push_back(Msg(2));
-  expected.push_back(Msg(3));
-  ExpectDrainsToThenFullCapacity(q, expected);
+  ExpectSendWindowRepaired(q, c);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Windows, SendKilledTest,
-    ::testing::Values(
-        // Window 2: between "there is an empty slot" and taking the mutex.
-        SendCase{CrashSite::kSendBeforeLock, false, false, false},
-        // Window 1: holding the mutex.
-        SendCase{CrashSite::kSendLocked, false, true, false},
-        // Window 3: mid-copy; the torn slot must never be delivered.
-        SendCase{CrashSite::kSendMidCopy, false, true, true},
-        // Window 2: published (tail moved), consumers not woken (the
-        // classic "before post(full)"); still holding the mutex.
-        SendCase{CrashSite::kSendPublished, true, true, false},
-        // After waking and unlocking, before returning.
-        SendCase{CrashSite::kSendUnlocked, true, false, false}),
-    [](const ::testing::TestParamInfo<SendCase>& info) {
-      return std::to_string(static_cast<int>(info.param.site));
-    });
+    ::testing::ValuesIn(kSendCases), SiteName<SendCase>);
 
 struct ReceiveCase {
   CrashSite site;
@@ -173,17 +185,19 @@ struct ReceiveCase {
 
 class ReceiveKilledTest : public ::testing::TestWithParam<ReceiveCase> {};
 
-// Three messages are queued, then a child's receive is killed at the site
-// (window 4). The dead consumer costs at most the message it was taking.
-TEST_P(ReceiveKilledTest, LosesAtMostTheMessageInFlight) {
-  const ReceiveCase c = GetParam();
-  ScopedQueueName name;
-  Queue q = MakeQueue(name);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
-  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
-    std::string out;
-    (void)child.Receive(&out);
-  }));
+const ReceiveCase kReceiveCases[] = {
+    // After seeing a message (was: holding a full token), before the lock.
+    {CrashSite::kReceiveBeforeLock, false, false},
+    {CrashSite::kReceiveLocked, false, true},
+    {CrashSite::kReceiveMidCopy, false, true},
+    // After advancing head, before returning.
+    {CrashSite::kReceiveTaken, true, true},
+    {CrashSite::kReceiveUnlocked, true, false},
+};
+
+// After Msg(0..2) were queued and a child's receive was killed at c.site:
+// the dead consumer cost at most the message it was taking.
+void ExpectReceiveWindowRepaired(Queue& q, const ReceiveCase& c) {
   std::string out;
   ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
   EXPECT_EQ(out, c.taken ? Msg(1) : Msg(0));
@@ -196,19 +210,23 @@ TEST_P(ReceiveKilledTest, LosesAtMostTheMessageInFlight) {
   ExpectDrainsToThenFullCapacity(q, rest);
 }
 
+// Three messages are queued, then a child's receive is killed at the site
+// (window 4). The dead consumer costs at most the message it was taking.
+TEST_P(ReceiveKilledTest, LosesAtMostTheMessageInFlight) {
+  const ReceiveCase c = GetParam();
+  ScopedQueueName name;
+  Queue q = MakeQueue(name);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q.Send(Msg(i)).ok());
+  ASSERT_TRUE(KillChildAt(name, c.site, [](Queue& child) {
+    std::string out;
+    (void)child.Receive(&out);
+  }));
+  ExpectReceiveWindowRepaired(q, c);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Windows, ReceiveKilledTest,
-    ::testing::Values(
-        // After seeing a message (was: holding a full token), before the lock.
-        ReceiveCase{CrashSite::kReceiveBeforeLock, false, false},
-        ReceiveCase{CrashSite::kReceiveLocked, false, true},
-        ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
-        // After advancing head, before returning.
-        ReceiveCase{CrashSite::kReceiveTaken, true, true},
-        ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
-    [](const ::testing::TestParamInfo<ReceiveCase>& info) {
-      return std::to_string(static_cast<int>(info.param.site));
-    });
+    ::testing::ValuesIn(kReceiveCases), SiteName<ReceiveCase>);
 
 // ---- The same windows, the lock held through a bias (leased_lock.h). ----
 
@@ -260,27 +278,12 @@ TEST_P(BiasedSendKilledTest, QueueStaysConsistent) {
         (void)child.Send(Msg(1));
       },
       [](Queue& child) { (void)child.Send(Msg(2)); }));
-  ASSERT_TRUE(q.SendFor(Msg(3), kBound).ok());
-  Stats st = q.GetStats();
-  EXPECT_EQ(st.send_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
-  EXPECT_EQ(st.discarded_partial_sends, c.torn ? 1u : 0u);
-  std::vector<std::string> expected = {Msg(0), Msg(1)};
-  if (c.committed) expected.push_back(Msg(2));
-  expected.push_back(Msg(3));
-  ExpectDrainsToThenFullCapacity(q, expected);
+  ExpectSendWindowRepaired(q, c);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Windows, BiasedSendKilledTest,
-    ::testing::Values(
-        SendCase{CrashSite::kSendBeforeLock, false, false, false},
-        SendCase{CrashSite::kSendLocked, false, true, false},
-        SendCase{CrashSite::kSendMidCopy, false, true, true},
-        SendCase{CrashSite::kSendPublished, true, true, false},
-        SendCase{CrashSite::kSendUnlocked, true, false, false}),
-    [](const ::testing::TestParamInfo<SendCase>& info) {
-      return std::to_string(static_cast<int>(info.param.site));
-    });
+    ::testing::ValuesIn(kSendCases), SiteName<SendCase>);
 
 class BiasedReceiveKilledTest
     : public ::testing::TestWithParam<ReceiveCase> {};
@@ -304,29 +307,12 @@ TEST_P(BiasedReceiveKilledTest, LosesAtMostTheMessageInFlight) {
         std::string out;
         (void)child.Receive(&out);
       }));
-  std::string out;
-  ASSERT_TRUE(q.ReceiveFor(&out, kBound).ok());
-  EXPECT_EQ(out, c.taken ? Msg(1) : Msg(0));
-  Stats st = q.GetStats();
-  EXPECT_EQ(st.receive_lock_owner_deaths, c.held_the_lock ? 1u : 0u);
-  EXPECT_EQ(st.receives_lost_to_dead_consumers,
-            c.held_the_lock && c.taken ? 1u : 0u);
-  std::vector<std::string> rest;
-  for (int i = c.taken ? 2 : 1; i < 3; ++i) rest.push_back(Msg(i));
-  ExpectDrainsToThenFullCapacity(q, rest);
+  ExpectReceiveWindowRepaired(q, c);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Windows, BiasedReceiveKilledTest,
-    ::testing::Values(
-        ReceiveCase{CrashSite::kReceiveBeforeLock, false, false},
-        ReceiveCase{CrashSite::kReceiveLocked, false, true},
-        ReceiveCase{CrashSite::kReceiveMidCopy, false, true},
-        ReceiveCase{CrashSite::kReceiveTaken, true, true},
-        ReceiveCase{CrashSite::kReceiveUnlocked, true, false}),
-    [](const ::testing::TestParamInfo<ReceiveCase>& info) {
-      return std::to_string(static_cast<int>(info.param.site));
-    });
+    ::testing::ValuesIn(kReceiveCases), SiteName<ReceiveCase>);
 
 // Window 2 seen from a sleeper: a producer dies after publishing but before
 // waking anyone, and no other producer comes to repair its lock. A consumer
