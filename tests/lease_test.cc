@@ -174,6 +174,53 @@ TEST(LeaseTest, HandleClosedOnItsThreadGivesTheLeaseBackAtOnce) {
   EXPECT_EQ(LeaseState(view, id), RobustMutex::Acquired::kClean);
 }
 
+// A thread alternating between handles finds each one's lease on the fast
+// path (the two it used last, internal/thread_leases.h). A handle closed
+// on it drops its lease from that cache too: the next handle, which may be
+// mapped at the closed one's address, locks with a lease of its own that
+// this thread holds, never the lease it gave back.
+TEST(LeaseTest, AlternatingHandlesEachLockWithALeaseThisThreadHolds) {
+  ScopedQueueName name;
+  Queue creator = testing::CreateQueue(name, 64, 32);
+  RawView view(name);
+  auto open = [&] {
+    absl::StatusOr<Queue> q = Queue::Open(name);
+    EXPECT_TRUE(q.ok()) << q.status();
+    return std::optional<Queue>(*std::move(q));
+  };
+  auto held_elsewhere = [&](uint32_t id) {
+    std::atomic<RobustMutex::Acquired> state{RobustMutex::Acquired::kClean};
+    std::thread([&] { state = LeaseState(view, id); }).join();
+    return state.load() == RobustMutex::Acquired::kBusy;
+  };
+  std::optional<Queue> a = open(), b = open();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(a->TrySend("a").ok());
+    ASSERT_TRUE(b->TrySend("b").ok());
+  }
+  const uint32_t la = SendLeaseOfThisThread(*a, view);
+  const uint32_t lb = SendLeaseOfThisThread(*b, view);
+  ASSERT_GE(la, 1u);
+  ASSERT_GE(lb, 1u);
+  EXPECT_NE(la, lb);
+  EXPECT_TRUE(held_elsewhere(la));
+  EXPECT_TRUE(held_elsewhere(lb));
+
+  a.reset();  // gives la back
+  EXPECT_EQ(LeaseState(view, la), RobustMutex::Acquired::kClean);
+  std::optional<Queue> c = open();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(b->TrySend("b").ok());
+    ASSERT_TRUE(c->TrySend("c").ok());
+  }
+  EXPECT_EQ(SendLeaseOfThisThread(*b, view), lb);
+  const uint32_t lc = SendLeaseOfThisThread(*c, view);
+  ASSERT_GE(lc, 1u);
+  EXPECT_NE(lc, lb);
+  EXPECT_TRUE(held_elsewhere(lc));
+  EXPECT_EQ(creator.GetStats().send_lock_owner_deaths, 0u);
+}
+
 // A process SIGKILLed holding a Reserve (or a Peek) leaves its lease
 // owner-dead, and nobody wakes the waiter already asleep on the lock: its
 // own probe after a timed-out sleep must find the dead holder. Sleeps are

@@ -22,10 +22,27 @@ struct Entry {
   std::shared_ptr<MappedRegion> region;
 };
 
+// The fast path's cache (thread_leases.h): `key`'s lease is the latest.
+void NoteRecent(const void* key, uint32_t id) {
+  RecentLeases& recent = t_recent_leases;
+  if (recent.latest.key != key) recent.before = recent.latest;
+  recent.latest = LastLease{key, id};
+}
+
+// ... and forget `key`'s, given back (nullptr: forget both).
+void ForgetRecent(const void* key) {
+  RecentLeases& recent = t_recent_leases;
+  if (key == nullptr || recent.before.key == key) recent.before = {nullptr, 0};
+  if (key == nullptr || recent.latest.key == key) {
+    recent.latest = recent.before;
+    recent.before = {nullptr, 0};
+  }
+}
+
 // This thread's leases, the one used last first.
 struct Held {
   ~Held() {
-    t_last_lease = LastLease{nullptr, 0};
+    ForgetRecent(nullptr);
     for (Entry& e : entries) e.lease->Unlock();
   }
   std::vector<Entry> entries;
@@ -47,7 +64,7 @@ thread_local Reaper t_reaper;
 // In a child of fork(), only the forking thread lives on, with a copy of
 // its entries: the leases are its parent's. Forget them without unlocking.
 void ForgetInheritedLeases() {
-  t_last_lease = LastLease{nullptr, 0};
+  ForgetRecent(nullptr);
   if (t_held != nullptr) t_held->entries.clear();
 }
 
@@ -64,7 +81,7 @@ uint32_t FirstCandidate() {
 
 // Gives back entry i's lease.
 void Unlink(std::vector<Entry>& entries, size_t i) {
-  if (t_last_lease.key == entries[i].key) t_last_lease = LastLease{nullptr, 0};
+  ForgetRecent(entries[i].key);
   entries[i].lease->Unlock();
   entries.erase(entries.begin() + i);
 }
@@ -107,7 +124,7 @@ __attribute__((noinline)) absl::StatusOr<uint32_t> TakeLease(
       if (*got == RobustMutex::Acquired::kOwnerDied) lease.MarkConsistent();
       entries.push_back(Entry{mapping.data(), id, &lease, region});
       std::swap(entries.front(), entries.back());
-      t_last_lease = LastLease{mapping.data(), id};
+      NoteRecent(mapping.data(), id);
       return id;
     }
     if (!corrupt.ok()) return corrupt;
@@ -133,7 +150,7 @@ absl::StatusOr<uint32_t> LeaseOfThisThread(
     for (size_t i = 0; i < entries.size(); ++i) {
       if (entries[i].key == key) {
         if (i != 0) std::swap(entries[0], entries[i]);
-        t_last_lease = LastLease{key, entries[0].id};
+        NoteRecent(key, entries[0].id);
         return entries[0].id;
       }
     }

@@ -31,22 +31,29 @@
 namespace ringbuf {
 namespace internal {
 
-// The lease this thread used last, for the fast path: a thread that keeps
-// sending (or receiving) through one handle finds its lease with two
-// thread-local loads. Cleared whenever that lease is given back. Hidden:
-// see spin.h's thread_locals.
+// The leases this thread used last, for the fast path: a thread that keeps
+// sending (or receiving) through one handle, or alternates between two (a
+// request queue and its reply queue), finds its lease with a few
+// thread-local loads. Written only on the slow path (LeaseOfThisThread);
+// an entry is cleared whenever its lease is given back. Hidden: see
+// spin.h's thread_locals.
 struct LastLease {
   const void* key;  // the mapping's address
   uint32_t id;
 };
-__attribute__((visibility("hidden"))) inline thread_local LastLease
-    t_last_lease{nullptr, 0};
+struct RecentLeases {
+  LastLease latest;
+  LastLease before;
+};
+__attribute__((visibility("hidden"))) inline thread_local RecentLeases
+    t_recent_leases{{nullptr, 0}, {nullptr, 0}};
 
-// This thread's lease in the queue mapped at `data`, if it used it last;
-// 0 otherwise (ask LeaseOfThisThread).
+// This thread's lease in the queue mapped at `data`, if it is one of the
+// two it used last; 0 otherwise (ask LeaseOfThisThread).
 inline uint32_t LastLeaseOfThisThread(const void* data) {
-  const LastLease last = t_last_lease;
-  return last.key == data ? last.id : 0;
+  const RecentLeases& recent = t_recent_leases;
+  if (recent.latest.key == data) return recent.latest.id;
+  return recent.before.key == data ? recent.before.id : 0;
 }
 
 // The id (1..kLeases) of this thread's lease in the queue at `mapping`,
