@@ -50,6 +50,8 @@ using internal::Deadline;
 using internal::InsideMarks;
 using internal::LeasedLock;
 using internal::LeaseTable;
+using testing::EarnBias;
+using testing::kNoBias;
 using testing::RawView;
 using testing::ScopedQueueName;
 
@@ -103,21 +105,6 @@ TEST(BiasReviewTest, WaiterLooksAtEachLeaseItComesToWaitForBeforeSleeping) {
   EXPECT_LT(fastest, internal::kLockSlice / 2);
   // Each was a death inside the lock: repaired and counted.
   EXPECT_EQ(q.GetStats().receive_lock_owner_deaths, 5u);
-}
-
-// Why a test needs a process the kernel registers for the asymmetric fence.
-constexpr char kNoBias[] =
-    "the kernel does not register this process for "
-    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
-
-// Sends and receives one message at a time, one more than kBiasAfter times,
-// on this thread: both side locks end biased toward its lease.
-bool EarnBias(Queue& q) {
-  for (uint32_t i = 0; i <= internal::kBiasAfter; ++i) {
-    std::string out;
-    if (!q.Send("streak").ok() || !q.Receive(&out).ok()) return false;
-  }
-  return true;
 }
 
 // As lease_test's ThreadExitingWithAPeekLeavesTheMessageToTheNextReceiver,

@@ -42,6 +42,8 @@ namespace {
 using internal::CrashSite;
 using internal::kBiasAfter;
 using internal::LockWord;
+using testing::EarnBias;
+using testing::kNoBias;
 using testing::RawView;
 using testing::ScopedQueueName;
 
@@ -49,12 +51,6 @@ constexpr absl::Duration kBound = absl::Seconds(20);
 // How soon a waiter gets a lock whose holder died: its probe before its
 // first sleep, or after one sleep slice, plus this loaded machine's slack.
 const absl::Duration kRecovered = internal::kLockSlice + absl::Seconds(2);
-
-// Why a test skips; checked once the process made a handle, which registers
-// it where the kernel offers the command.
-constexpr const char* kNoBias =
-    "this process is not registered for membarrier "
-    "(MEMBARRIER_CMD_GLOBAL_EXPEDITED): side locks are never biased";
 
 LockWord Word(internal::SideLock& side) {
   return internal::DecodeLockWord(RawView::lock_word(side).load());
@@ -71,23 +67,6 @@ uint32_t LeaseOfThisThread(Queue& q, RawView& view) {
   absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? view.header()->send.lock.holder() : 0;
-}
-
-// Sends and receives one message at a time, one more than kBiasAfter
-// times, each received in order: both side locks end biased toward this
-// thread's lease. Returns false (a failure recorded) otherwise.
-bool BuildBias(Queue& q, const std::string& tag) {
-  for (uint32_t i = 0; i <= kBiasAfter; ++i) {
-    const std::string m = absl::StrCat(tag, i);
-    absl::Status s = q.SendFor(m, kBound);
-    EXPECT_TRUE(s.ok()) << s;
-    std::string out;
-    s = q.ReceiveFor(&out, kBound);
-    EXPECT_TRUE(s.ok()) << s;
-    EXPECT_EQ(out, m);
-    if (out != m) return false;
-  }
-  return true;
 }
 
 bool AwaitWord(internal::SideLock& side, LockWord::Kind kind,
@@ -139,7 +118,7 @@ TEST_F(BiasTest, BiasIsGrantedAfterAStreakAndUsedWithoutTheWord) {
   internal::SideLock& recv = view.header()->recv;
   const uint32_t me = LeaseOfThisThread(q, view);
   ASSERT_NE(me, 0u);
-  ASSERT_TRUE(BuildBias(q, "streak"));
+  ASSERT_TRUE(EarnBias(q));
   EXPECT_EQ(send.lock.biased_to(), me);
   EXPECT_EQ(recv.lock.biased_to(), me);
   EXPECT_EQ(RawView::lock_word(send).load(), internal::BiasedTo(me));
@@ -185,7 +164,7 @@ TEST_F(BiasTest, BiasIsGrantedAfterAStreakAndUsedWithoutTheWord) {
 TEST_F(BiasTest, AnotherThreadRevokesTheBiasAndTheHolderTakesTheWordAgain) {
   internal::SideLock& send = view.header()->send;
   const uint32_t a = LeaseOfThisThread(q, view);
-  ASSERT_TRUE(BuildBias(q, "a"));
+  ASSERT_TRUE(EarnBias(q));
   ASSERT_EQ(send.lock.biased_to(), a);
 
   uint32_t b = 0;
@@ -215,7 +194,7 @@ TEST_F(BiasTest, AnotherThreadRevokesTheBiasAndTheHolderTakesTheWordAgain) {
 
 TEST_F(BiasTest, AnotherProcessRevokesTheBias) {
   const uint32_t a = LeaseOfThisThread(q, view);
-  ASSERT_TRUE(BuildBias(q, "a"));
+  ASSERT_TRUE(EarnBias(q));
   ASSERT_EQ(view.header()->send.lock.biased_to(), a);
   ASSERT_EQ(view.header()->recv.lock.biased_to(), a);
   pid_t child = testing::ForkChild([&] {
@@ -241,7 +220,7 @@ TEST_F(BiasTest, AnotherProcessRevokesTheBias) {
 TEST_F(BiasTest, RevokerWaitsWhileTheBiasedHolderIsInside) {
   internal::SideLock& send = view.header()->send;
   const uint32_t a = LeaseOfThisThread(q, view);
-  ASSERT_TRUE(BuildBias(q, "a"));
+  ASSERT_TRUE(EarnBias(q));
   absl::StatusOr<Queue::Reservation> r = q.Reserve(kBound);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(Inside(view, a, internal::kSendLock), 1u);
@@ -342,7 +321,7 @@ TEST_F(BiasTest, BiasedHolderKilledBeforeItsCheckIsRepairedByTheRevoker) {
   internal::SideLock& send = view.header()->send;
   testing::Signal stopped;
   pid_t child = ForkQueueChild(name, [&](Queue& mine) {
-    if (!BuildBias(mine, "c")) return 2;
+    if (!EarnBias(mine)) return 2;
     if (!mine.Send("kept1").ok() || !mine.Send("kept2").ok()) return 2;
     StopAt(CrashSite::kBiasedBusy, stopped);
     (void)mine.Send("doomed");
@@ -375,7 +354,7 @@ TEST_F(BiasTest, BiasedConsumerKilledBeforeItsCheckLosesNoMessage) {
   internal::SideLock& recv = view.header()->recv;
   testing::Signal stopped;
   pid_t child = ForkQueueChild(name, [&](Queue& mine) {
-    if (!BuildBias(mine, "c")) return 2;
+    if (!EarnBias(mine)) return 2;
     if (!mine.Send("kept1").ok() || !mine.Send("kept2").ok()) return 2;
     StopAt(CrashSite::kBiasedBusy, stopped);
     std::string out;
@@ -409,7 +388,7 @@ TEST_F(BiasTest, BiasedConsumerKilledBeforeItsCheckLosesNoMessage) {
 TEST_F(BiasTest, RevokerKilledBeforeItsFenceLeavesTheLockToAThirdParty) {
   internal::SideLock& send = view.header()->send;
   const uint32_t x = LeaseOfThisThread(q, view);
-  ASSERT_TRUE(BuildBias(q, "x"));
+  ASSERT_TRUE(EarnBias(q));
   ASSERT_EQ(send.lock.biased_to(), x);
   testing::Signal stopped;
   pid_t child = ForkRevokerStoppedBeforeItsFence(name, stopped);
@@ -455,7 +434,7 @@ TEST_F(BiasTest, RevokerKilledBeforeItsFenceLeavesTheLockToAThirdParty) {
 TEST_F(BiasTest, RevokerKilledBeforeItsFenceHandsTheBiasBackToItsHolder) {
   internal::SideLock& send = view.header()->send;
   const uint32_t x = LeaseOfThisThread(q, view);
-  ASSERT_TRUE(BuildBias(q, "x"));
+  ASSERT_TRUE(EarnBias(q));
   testing::Signal stopped;
   pid_t child = ForkRevokerStoppedBeforeItsFence(name, stopped);
   const std::string why = AwaitChild(child, stopped, 's');
@@ -485,7 +464,7 @@ TEST_F(BiasTest, BiasedHolderKilledBetweenReleaseAndWakeDelaysTheRevokerOneSlice
   testing::Signal go;
   testing::Signal stopped;
   pid_t child = ForkQueueChild(name, [&](Queue& mine) {
-    if (!BuildBias(mine, "c")) return 2;
+    if (!EarnBias(mine)) return 2;
     absl::StatusOr<Queue::Reservation> r = mine.Reserve(kBound);
     if (!r.ok()) return 2;
     reserved.Notify('r');

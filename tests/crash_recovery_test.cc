@@ -243,10 +243,7 @@ bool KillBiasedChildAt(const std::string& name, CrashSite site,
                        const std::function<void(Queue&)>& op) {
   return KillChildAt(name, site, [&](Queue& child) {
     g_target = kNowhere;
-    for (uint32_t i = 0; i <= internal::kBiasAfter; ++i) {
-      std::string out;
-      if (!child.Send("streak").ok() || !child.Receive(&out).ok()) return;
-    }
+    if (!testing::EarnBias(child)) return;
     setup(child);
     testing::RawView view(name);
     if (view.header()->send.lock.biased_to() == 0 ||
@@ -268,8 +265,7 @@ TEST_P(BiasedSendKilledTest, QueueStaysConsistent) {
   ScopedQueueName name;
   Queue q = MakeQueue(name);
   if (!internal::LightPostsEnabled()) {
-    GTEST_SKIP() << "this process is not registered for "
-                    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+    GTEST_SKIP() << testing::kNoBias;
   }
   ASSERT_TRUE(KillBiasedChildAt(
       name, c.site,
@@ -295,8 +291,7 @@ TEST_P(BiasedReceiveKilledTest, LosesAtMostTheMessageInFlight) {
   ScopedQueueName name;
   Queue q = MakeQueue(name);
   if (!internal::LightPostsEnabled()) {
-    GTEST_SKIP() << "this process is not registered for "
-                    "MEMBARRIER_CMD_GLOBAL_EXPEDITED: no lock is biased";
+    GTEST_SKIP() << testing::kNoBias;
   }
   ASSERT_TRUE(KillBiasedChildAt(
       name, c.site,

@@ -45,6 +45,20 @@ Queue CreateQueue(const std::string& name, uint64_t capacity,
   return *std::move(q);
 }
 
+bool EarnBias(Queue& q) {
+  for (uint32_t i = 0; i <= internal::kBiasAfter; ++i) {
+    const std::string m = absl::StrCat("streak ", i);
+    absl::Status s = q.SendFor(m, absl::Seconds(20));
+    EXPECT_TRUE(s.ok()) << s;
+    std::string out;
+    if (s.ok()) s = q.ReceiveFor(&out, absl::Seconds(20));
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(out, m);
+    if (!s.ok() || out != m) return false;
+  }
+  return true;
+}
+
 ScopedQueueName::ScopedQueueName(const std::string& suffix) {
   const ::testing::TestInfo* info =
       ::testing::UnitTest::GetInstance()->current_test_info();

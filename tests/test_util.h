@@ -66,6 +66,20 @@ class RawView {
 Queue CreateQueue(const std::string& name, uint64_t capacity,
                   uint32_t slot_size, uint32_t priorities = 1);
 
+// Sends and receives one message at a time through `q`, on this thread, one
+// more than internal::kBiasAfter times, so that both side locks end biased
+// toward this thread's lease (internal/leased_lock.h) where a process may
+// be given a bias at all. False (with a non-fatal failure) if a call failed
+// or a message came back different.
+bool EarnBias(Queue& q);
+
+// Why a bias test skips: internal::LightPostsEnabled() is false once this
+// process has made a handle (which registers it where the kernel offers
+// the command), so no side lock is ever biased toward it.
+inline constexpr char kNoBias[] =
+    "this process is not registered for membarrier "
+    "(MEMBARRIER_CMD_GLOBAL_EXPEDITED): side locks are never biased";
+
 // A queue name unique to this process and test ("/rbt-<pid>-<random>-
 // <Suite>.<Test>[-suffix]"), unlinked when constructed and again when destroyed, so tests
 // can run in parallel and leave nothing behind.
