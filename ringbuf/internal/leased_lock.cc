@@ -69,10 +69,8 @@ absl::StatusOr<LeasedLock::Step> LeasedLock::TryStep(absl::string_view queue,
           // time to drain instead.
           if (!FenceAgainstLightPosts()) absl::SleepFor(kUnfencedSleep);
           seen = word_.load(std::memory_order_seq_cst);
-          continue;
         }
-        seen = word_.load(std::memory_order_seq_cst);
-        continue;
+        continue;  // a failed CAS left the word's value in `seen`
       case LockWord::kRevoking: {
         if (w.revoker != me) {
           *probe = w.revoker;
@@ -101,7 +99,7 @@ void LeasedLock::AbandonRevocation(uint32_t me) {
   uint32_t seen = word_.load(std::memory_order_seq_cst);
   const LockWord w = DecodeLockWord(seen);
   if (w.kind != LockWord::kRevoking || w.revoker != me) return;
-  // Back to the state before we began; X may be inside, or may come back.
+  // Back to the state before we began; x may be inside, or may come back.
   if (word_.compare_exchange_strong(seen, BiasedTo(w.lease),
                                     std::memory_order_seq_cst)) {
     Sleepers(&sleepers_).Wake(kWakeAll);
@@ -143,16 +141,19 @@ bool LeasedLock::SpinOrYield(absl::string_view queue, absl::string_view side,
   // (it only copies a message), for the thread's budget; yield to it a few
   // times if it took the lock on this CPU (it cannot let go while we spin,
   // and a yield leaves it nothing to wake). spin.h says why.
+  // A corrupt word ends the looking at once: the sleep loop reports it.
   uint32_t probe;
+  bool corrupt = false;
   auto taken = [&] {
     absl::StatusOr<Step> step = TryStep(queue, side, me, marks, &probe);
-    return step.ok() && *step == Step::kTaken;  // errors: the sleep loop says
+    corrupt = !step.ok();
+    return !corrupt && *step == Step::kTaken;
   };
   if (MayRunBeside(holder_cpu.load(std::memory_order_relaxed),
                    CurrentCpuTag())) {
     SpinBudget& budget = t_lock_spin;
     const int spins = budget.spins();
-    for (int i = 0; i < spins; ++i) {
+    for (int i = 0; i < spins && !corrupt; ++i) {
       CpuRelax();
       if (taken()) {
         budget.Paid();
@@ -162,7 +163,7 @@ bool LeasedLock::SpinOrYield(absl::string_view queue, absl::string_view side,
     budget.Wasted();
     return false;
   }
-  for (int i = 0; i < kWaitYields; ++i) {
+  for (int i = 0; i < kWaitYields && !corrupt; ++i) {
     sched_yield();
     if (taken()) return true;
   }

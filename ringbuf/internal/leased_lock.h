@@ -10,10 +10,11 @@
 // from one message to the next: so each thread holds one robust mutex, its
 // lease (lease_table.h), for as long as it uses the queue, and the side lock
 // itself is a bare word: 0 when free, else the holder's lease id
-// (1..kLeases). Taking it is one compare-and-swap. Releasing it is a plain
-// store and one load of the sleepers word (sleepers.h, asymmetric_fence.h):
-// no atomic read-modify-write at all unless someone sleeps, where a mutex
-// needs an exchange to learn whether it has waiters.
+// (1..kLeases). Taking it is one compare-and-swap (none at all through a
+// bias, below). Releasing it is a plain store and one load of the sleepers
+// word (sleepers.h, asymmetric_fence.h): no atomic read-modify-write at all
+// unless someone sleeps, where a mutex needs an exchange to learn whether
+// it has waiters.
 //
 // A waiter that cannot take the lock asks `probe_holder` whether the lease
 // it names still has a living thread; once the thread is gone, the prober
